@@ -1,0 +1,1 @@
+"""Network pieces: backbones, matching networks, Ocean-style heads, losses and the Siamese network."""

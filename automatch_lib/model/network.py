@@ -1,0 +1,111 @@
+"""The Siamese network: backbone -> per-branch neck -> matching network (cls / reg) -> Ocean-style heads.
+
+Classification matches the mid-level map ('conv3'), regression the deep map ('conv4'), as the official AutoMatch.
+Template features are computed once per sequence (`template`) and reused for every frame (`track`).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .backbone import build_backbone
+from .heads import ClassificationHead, RegressionHead
+from .matching import MatchingNetwork
+
+MATCHING_KINDS = ("fixed", "bcm", "bcm_operator", "darts_cell")
+
+
+def build_matching(kind: str, operators: list[str], channels: int, **kwargs) -> nn.Module:
+    """Matching module by kind: 'fixed' (retrained / single-op), 'bcm' (per-channel manipulators, the paper's
+    supernet), 'bcm_operator' (one manipulator per operator, DARTS-style ablation), 'darts_cell' (supplementary
+    Fig. 1b DARTS-like matching cell)."""
+    if kind == "fixed":
+        return MatchingNetwork(operators, channels)
+    if kind in ("bcm", "bcm_operator"):
+        from ..search.bcm import BCMMatching
+
+        return BCMMatching(operators, channels, granularity="channel" if kind == "bcm" else "operator", **kwargs)
+    if kind == "darts_cell":
+        from ..search.darts_cell import DartsMatchingCell
+
+        return DartsMatchingCell(operators, channels, **kwargs)
+    raise ValueError(f"unknown matching kind {kind!r}; known: {', '.join(MATCHING_KINDS)}")
+
+
+class SiameseNet(nn.Module):
+    """Ocean-style anchor-free Siamese tracker network with pluggable matching networks.
+
+    forward(template (B, 3, Hz', Wz'), search (B, 3, Hx', Wx'), template_box (B, 4) x1, y1, x2, y2 in template-crop
+    pixels) -> {'cls': (B, 1, H, W) logits, 'reg': (B, 4, H, W) ltrb in search-crop pixels}; H, W = ceil(Hx' / 8).
+    The constructor arguments are stored in `config` so a checkpoint can rebuild the network alone.
+    """
+
+    def __init__(self, cls_ops: list[str], reg_ops: list[str], backbone: str = "small", channels: int = 48,
+                 matching: str = "fixed", matching_kwargs: dict | None = None, head_layers: int = 2):
+        super().__init__()
+        self.config = dict(cls_ops=list(cls_ops), reg_ops=list(reg_ops), backbone=backbone, channels=channels,
+                           matching=matching, matching_kwargs=dict(matching_kwargs or {}), head_layers=head_layers)
+        self.backbone = build_backbone(backbone)
+        c_mid, c_deep = self.backbone.out_channels
+        self.stride = self.backbone.stride
+        self.neck_cls = nn.Sequential(nn.Conv2d(c_mid, channels, 1, bias=False), nn.BatchNorm2d(channels),
+                                      nn.ReLU(inplace=True))
+        self.neck_reg = nn.Sequential(nn.Conv2d(c_deep, channels, 1, bias=False), nn.BatchNorm2d(channels),
+                                      nn.ReLU(inplace=True))
+        kw = self.config["matching_kwargs"]
+        self.match_cls = build_matching(matching, cls_ops, channels, **kw)
+        self.match_reg = build_matching(matching, reg_ops, channels, **kw)
+        self.cls_head = ClassificationHead(channels, head_layers)
+        self.reg_head = RegressionHead(channels, self.stride, head_layers)
+
+    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cls-branch map, reg-branch map), each (B, C, ceil(H/8), ceil(W/8))."""
+        mid, deep = self.backbone(images)
+        return self.neck_cls(mid), self.neck_reg(deep)
+
+    def template(self, template: torch.Tensor, template_box: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Encode the template once: its two feature maps and its box in feature cells."""
+        z_cls, z_reg = self.features(template)
+        return {"z_cls": z_cls, "z_reg": z_reg, "box": template_box / self.stride}
+
+    def track(self, search: torch.Tensor, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Score and box maps of a search crop against an encoded template."""
+        x_cls, x_reg = self.features(search)
+        box = state["box"].expand(x_cls.shape[0], 4) if state["box"].shape[0] == 1 else state["box"]
+        z_cls = state["z_cls"].expand(x_cls.shape[0], -1, -1, -1)
+        z_reg = state["z_reg"].expand(x_reg.shape[0], -1, -1, -1)
+        cls = self.cls_head(self.match_cls(x_cls, z_cls, box))
+        reg = self.reg_head(self.match_reg(x_reg, z_reg, box))
+        return {"cls": cls, "reg": reg}
+
+    def forward(self, template: torch.Tensor, search: torch.Tensor, template_box: torch.Tensor) -> dict:
+        return self.track(search, self.template(template, template_box))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """Architecture (upper-level) parameters of both matching networks; empty for fixed networks."""
+        return list(self.match_cls.arch_parameters()) + list(self.match_reg.arch_parameters())
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        """All other parameters (lower-level variables)."""
+        arch = {id(p) for p in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+
+def save_checkpoint(path: str | Path, model: SiameseNet, **extra) -> None:
+    """Atomically write {'config', 'state_dict', **extra} (tmp file + rename, so a crash never leaves half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"config": model.config, "state_dict": model.state_dict(), **extra}, tmp)
+    os.replace(tmp, path)
+
+
+def load_model(path: str | Path, map_location: str = "cpu") -> tuple[SiameseNet, dict]:
+    """Rebuild a SiameseNet from a checkpoint written by save_checkpoint (weights_only=True). Returns (model, ckpt)."""
+    ckpt = torch.load(Path(path), map_location=map_location, weights_only=True)
+    model = SiameseNet(**ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model, ckpt

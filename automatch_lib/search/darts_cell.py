@@ -1,0 +1,72 @@
+"""The DARTS-like matching cell of the supplementary (Fig. 1b), an ablation of the search space.
+
+States: s_0 = Fx. Node j (1..nodes) receives every earlier state s_i through an edge; each edge is a DARTS mixed
+operation, sum_o softmax(alpha_e)_o * o(s_i, Fz, box), over the matching operators. Unlike DARTS, a node fuses
+its incoming edges by concatenation + 1x1 conv (not addition), and the cell output fuses all nodes the same way.
+`genotype()` keeps, per node, the two strongest incoming edges with their best operator (DARTS' rule).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..operators import build_operator
+from ..operators.common import conv_bn_act
+
+
+class MixedEdge(nn.Module):
+    """Softmax-weighted sum of all candidate operators applied to one input state."""
+
+    def __init__(self, operators: list[str], channels: int):
+        super().__init__()
+        self.ops = nn.ModuleList(build_operator(n, channels) for n in operators)
+
+    def forward(self, state: torch.Tensor, template_feat: torch.Tensor, template_box: torch.Tensor,
+                weights: torch.Tensor) -> torch.Tensor:
+        return sum(w * op(state, template_feat, template_box) for w, op in zip(weights, self.ops))
+
+
+class DartsMatchingCell(nn.Module):
+    """A DAG of `nodes` nodes over matching operators, with per-edge architecture logits `alphas` (E, m)."""
+
+    def __init__(self, operators: list[str], channels: int, nodes: int = 2):
+        super().__init__()
+        self.names = list(operators)
+        self.nodes = nodes
+        self.edges = nn.ModuleList()
+        self.edge_index: list[tuple[int, int]] = []   # (node j, input state i)
+        self.node_fuse = nn.ModuleList()
+        for j in range(1, nodes + 1):
+            for i in range(j):
+                self.edges.append(MixedEdge(self.names, channels))
+                self.edge_index.append((j, i))
+            self.node_fuse.append(conv_bn_act(j * channels, channels, k=1))
+        self.out_fuse = conv_bn_act(nodes * channels, channels, k=1)
+        self.alphas = nn.Parameter(1e-3 * torch.randn(len(self.edges), len(self.names)))
+
+    def forward(self, search_feat: torch.Tensor, template_feat: torch.Tensor,
+                template_box: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(self.alphas, dim=-1)
+        states = [search_feat]
+        e = 0
+        for j in range(1, self.nodes + 1):
+            inputs = []
+            for i in range(j):
+                inputs.append(self.edges[e](states[i], template_feat, template_box, weights[e]))
+                e += 1
+            states.append(self.node_fuse[j - 1](torch.cat(inputs, dim=1)))
+        return self.out_fuse(torch.cat(states[1:], dim=1))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alphas]
+
+    def genotype(self) -> list[dict]:
+        """Per node: up to two strongest incoming edges as {'node', 'input', 'op', 'weight'}."""
+        weights = torch.softmax(self.alphas.detach(), dim=-1)
+        out = []
+        for j in range(1, self.nodes + 1):
+            cand = [(float(weights[e].max()), e) for e, (node, _) in enumerate(self.edge_index) if node == j]
+            for w, e in sorted(cand, reverse=True)[:2]:
+                out.append({"node": j, "input": self.edge_index[e][1], "op": self.names[int(weights[e].argmax())],
+                            "weight": w})
+        return out

@@ -1,0 +1,130 @@
+"""Inference: the Siamese tracker (`init(image, box)` / `update(image) -> box`) and the static-box baseline.
+
+Per frame (official facts 6): crop the search region around the last position at s_x = s_z * search/exemplar,
+score every cell, decode ltrb boxes, apply the scale/ratio change penalty exp(-(r_c * s_c - 1) * penalty_k), blend
+with a cosine window (window_influence), take the argmax, move the centre there and blend the size with rate
+lr * penalty * score (size smoothing), clamp to the image. Boxes are x, y, w, h in 0-based pixels; images are
+H x W x 3 uint8 BGR.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data.pairs import context_size, crop, to_tensor
+from .data.sequence import check_box_in_image
+from .errors import BoxError
+from .model.losses import grid_centers
+from .model.network import SiameseNet
+
+
+@dataclass
+class TrackConfig:
+    """Online hyper-parameters (the `track` section of params.yaml; tune on validation data only)."""
+
+    penalty_k: float = 0.06
+    window_influence: float = 0.35
+    lr: float = 0.3
+    context: float = 0.5
+    exemplar_size: int = 64
+    search_size: int = 128
+    min_size: float = 4.0
+
+
+def _change(r: np.ndarray) -> np.ndarray:
+    return np.maximum(r, 1.0 / r)
+
+
+def _padded_size(w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    pad = (w + h) * 0.5
+    return np.sqrt((w + pad) * (h + pad))
+
+
+class SiameseTracker:
+    """Anchor-free Siamese tracker around a SiameseNet (any matching network)."""
+
+    name = "siamese"
+
+    def __init__(self, model: SiameseNet, cfg: TrackConfig, device: str = "cpu"):
+        self.model = model.eval().to(device)
+        self.cfg = cfg
+        self.device = torch.device(device)
+        self._window = None
+
+    def _window_for(self, h: int, w: int) -> np.ndarray:
+        if self._window is None or self._window.shape != (h, w):
+            self._window = np.outer(np.hanning(h), np.hanning(w))
+        return self._window
+
+    @torch.no_grad()
+    def init(self, image: np.ndarray, box) -> None:
+        """Start tracking the object at box (x, y, w, h, 0-based pixels) in the first frame."""
+        box = np.asarray(box, dtype=np.float64)
+        if image is None or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError("init expects an H x W x 3 uint8 BGR image")
+        check_box_in_image(box, image.shape, "initial box")
+        x, y, w, h = box
+        self.center = np.array([x + w / 2, y + h / 2])
+        self.size = np.array([w, h])
+        self.image_size = np.array([image.shape[1], image.shape[0]], dtype=np.float64)
+        self.pad_value = image.reshape(-1, 3).mean(axis=0)
+        s_z = context_size(w, h, self.cfg.context)
+        patch, _ = crop(image, tuple(self.center), (s_z, s_z), self.cfg.exemplar_size, self.pad_value)
+        scale = self.cfg.exemplar_size / s_z
+        e = self.cfg.exemplar_size
+        tbox = torch.tensor([[e / 2 - w * scale / 2, e / 2 - h * scale / 2, e / 2 + w * scale / 2,
+                              e / 2 + h * scale / 2]], dtype=torch.float32, device=self.device)
+        self.state = self.model.template(to_tensor(patch)[None].to(self.device), tbox)
+
+    @torch.no_grad()
+    def update(self, image: np.ndarray) -> np.ndarray:
+        """Locate the object in the next frame; returns x, y, w, h (0-based pixels)."""
+        cfg = self.cfg
+        s_z = context_size(self.size[0], self.size[1], cfg.context)
+        scale = cfg.exemplar_size / s_z
+        s_x = s_z * cfg.search_size / cfg.exemplar_size
+        patch, _ = crop(image, tuple(self.center), (s_x, s_x), cfg.search_size, self.pad_value)
+        out = self.model.track(to_tensor(patch)[None].to(self.device), self.state)
+        score = torch.sigmoid(out["cls"][0, 0]).cpu().numpy()
+        ltrb = out["reg"][0].cpu().numpy()
+        H, W = score.shape
+        gx, gy = (g.numpy() for g in grid_centers(H, W, (cfg.search_size, cfg.search_size), self.model.stride))
+        x1, y1 = gx[None, :] - ltrb[0], gy[:, None] - ltrb[1]
+        x2, y2 = gx[None, :] + ltrb[2], gy[:, None] + ltrb[3]
+        pw, ph = x2 - x1, y2 - y1                                   # predicted size in crop pixels
+        prev_w, prev_h = self.size * scale
+        s_c = _change(_padded_size(pw, ph) / _padded_size(prev_w, prev_h))
+        r_c = _change((prev_w / prev_h) / np.maximum(pw / np.maximum(ph, 1e-6), 1e-6))
+        penalty = np.exp(-(r_c * s_c - 1) * cfg.penalty_k)
+        pscore = penalty * score
+        pscore = pscore * (1 - cfg.window_influence) + self._window_for(H, W) * cfg.window_influence
+        i, j = np.unravel_index(int(np.argmax(pscore)), pscore.shape)
+        cx = (x1[i, j] + x2[i, j]) / 2 - cfg.search_size / 2
+        cy = (y1[i, j] + y2[i, j]) / 2 - cfg.search_size / 2
+        rate = penalty[i, j] * score[i, j] * cfg.lr
+        new_size = np.array([pw[i, j], ph[i, j]]) / scale
+        self.center = self.center + np.array([cx, cy]) / scale
+        self.size = (1 - rate) * self.size + rate * new_size
+        self.center = np.clip(self.center, 0, self.image_size)
+        self.size = np.clip(self.size, cfg.min_size, self.image_size)
+        self.last_score = float(score[i, j])
+        return np.array([*(self.center - self.size / 2), *self.size])
+
+
+class StaticTracker:
+    """Trivial baseline: reports the initial box in every frame."""
+
+    name = "static"
+
+    def init(self, image: np.ndarray, box) -> None:
+        box = np.asarray(box, dtype=np.float64)
+        check_box_in_image(box, image.shape, "initial box")
+        self.box = box.copy()
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        return self.box.copy()
+
+
+__all__ = ["SiameseTracker", "StaticTracker", "TrackConfig", "BoxError"]

@@ -1,0 +1,199 @@
+"""Training: schedules, the loss of one batch, the epoch loop with atomic checkpoints and resume, torchrun/DDP.
+
+Threads matter on small CPUs: torch intra-op threads + DataLoader workers must not exceed the cores, or OpenMP
+stalls make steps many times slower. Both are parameters (`threads`, `workers`) and are logged with the history.
+Multi-process training: launch with `torchrun --nproc_per_node N -m automatch_lib.cli train ...`; each rank
+draws a disjoint share of the pairs, gradients are averaged by DistributedDataParallel and rank 0 writes.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from .model.losses import tracking_loss
+from .model.network import SiameseNet, save_checkpoint
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation schedule and resources (the `train` section of params.yaml)."""
+
+    epochs: int = 6
+    pairs_per_epoch: int = 4000
+    batch_size: int = 32
+    optimizer: str = "adamw"          # 'adamw' (CPU default) or 'sgd' (paper: momentum 0.9, wd 1e-4)
+    lr: float = 2e-3
+    lr_end: float = 2e-4
+    warmup_epochs: float = 0.5
+    warmup_lr: float = 2e-4
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    backbone_lr_scale: float = 1.0    # paper: 0.1 after unfreezing
+    freeze_backbone_epochs: int = 0   # paper: 5
+    reg_weight: float = 1.0
+    label_radius: int = 2
+    grad_clip: float = 10.0
+    workers: int = 1
+    threads: int = 1
+    seed: int = 0
+    device: str = "cpu"
+
+
+def configure_threads(threads: int) -> None:
+    """Pin torch intra-op threads and OpenCV threads (one knob, set before any work)."""
+    torch.set_num_threads(max(1, int(threads)))
+    cv2.setNumThreads(1)
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and numpy's legacy global RNG (the data pipeline uses its own seeded generators)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def lr_at(progress: float, cfg: TrainConfig) -> float:
+    """Learning rate at a fraction of training `progress` in [0, 1]: geometric warm-up warmup_lr -> lr over
+    warmup_epochs, then exponential (log-linear) decay lr -> lr_end, as the paper's schedules."""
+    warm = min(cfg.warmup_epochs / max(cfg.epochs, 1), 1.0)
+    if progress < warm:
+        return cfg.warmup_lr * (cfg.lr / cfg.warmup_lr) ** (progress / warm)
+    rest = (progress - warm) / max(1e-9, 1 - warm)
+    return cfg.lr * (cfg.lr_end / cfg.lr) ** min(rest, 1.0)
+
+
+def make_loader(dataset, batch_size: int, workers: int, shuffle_seed: int | None = None) -> DataLoader:
+    """DataLoader over a PairDataset; a DistributedSampler when torch.distributed is initialised."""
+    sampler = DistributedSampler(dataset, shuffle=False) if dist.is_available() and dist.is_initialized() else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, sampler=sampler, num_workers=workers,
+                      worker_init_fn=_worker_init if workers else None, drop_last=True,
+                      persistent_workers=False)
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """Move every tensor of a batch dict to `device`."""
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def batch_loss(forward, batch: dict, search_size: int, stride: int, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """Forward one batch of pairs (already on the model's device) through `forward` (a model or a functional
+    call of one) and return (loss, stats)."""
+    out = forward(batch["template"], batch["search"], batch["template_box"])
+    return tracking_loss(out, batch["search_box"], batch["negative"], (search_size, search_size), stride,
+                         cfg.label_radius, cfg.reg_weight)
+
+
+def build_optimizer(model: SiameseNet, cfg: TrainConfig, params=None) -> torch.optim.Optimizer:
+    """AdamW or SGD over the weight parameters; the backbone group gets lr * backbone_lr_scale."""
+    params = list(params if params is not None else model.weight_parameters())
+    backbone = {id(p) for p in model.backbone.parameters()}
+    groups = [{"params": [p for p in params if id(p) in backbone], "lr_scale": cfg.backbone_lr_scale},
+              {"params": [p for p in params if id(p) not in backbone], "lr_scale": 1.0}]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use 'adamw' or 'sgd'")
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
+
+
+def is_main_process() -> bool:
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, checkpoint: str | Path | None = None,
+          resume: bool = True, progress: bool = True, extra: dict | None = None) -> dict:
+    """Train `model` on `dataset` (a PairDataset) for cfg.epochs; returns the history.
+
+    After every epoch the checkpoint (model config + weights + optimizer + history) is written atomically; with
+    resume=True an existing checkpoint is loaded and training continues from the next epoch, so an interrupted
+    run restarts where it stopped and ends with the same weights as an uninterrupted one.
+    """
+    configure_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    device = torch.device(cfg.device)
+    model.to(device)
+    optimizer = build_optimizer(model, cfg)
+    history: dict = {"epochs": [], "config": asdict(cfg)}
+    start = 0
+    if checkpoint is not None and resume and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state.get("config") == model.config and not state.get("complete_epochs", 0) > cfg.epochs:
+            model.load_state_dict(state["state_dict"])
+            optimizer.load_state_dict(state["optimizer"])
+            history = state["history"]
+            start = int(state["complete_epochs"])
+            torch.set_rng_state(state["torch_rng"])
+    net = model
+    if dist.is_available() and dist.is_initialized():
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    loader = make_loader(dataset, cfg.batch_size, cfg.workers)
+    steps_per_epoch = len(loader)
+    total = cfg.epochs * steps_per_epoch
+    for epoch in range(start, cfg.epochs):
+        dataset.set_epoch(epoch)
+        if isinstance(loader.sampler, DistributedSampler):
+            loader.sampler.set_epoch(epoch)
+        net.train()
+        if epoch < cfg.freeze_backbone_epochs:
+            model.backbone.eval()
+            model.backbone.requires_grad_(False)
+        else:
+            model.backbone.requires_grad_(True)
+        sums: dict[str, float] = {}
+        t0 = time.perf_counter()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and is_main_process()),
+                   leave=False)
+        for i, batch in enumerate(bar):
+            lr = lr_at((epoch * steps_per_epoch + i) / max(total, 1), cfg)
+            set_lr(optimizer, lr)
+            loss, stats = batch_loss(net, to_device(batch, device), search_size, model.stride, cfg)
+            if not math.isfinite(stats["loss/total"]):
+                raise FloatingPointError(f"non-finite loss {stats['loss/total']} at epoch {epoch + 1} step {i + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix(loss=f"{stats['loss/total']:.3f}", lr=f"{lr:.1e}")
+        seconds = time.perf_counter() - t0
+        record = {k: v / max(steps_per_epoch, 1) for k, v in sums.items()}
+        record.update(epoch=epoch + 1, seconds=seconds, pairs_per_second=steps_per_epoch * cfg.batch_size / seconds)
+        history["epochs"].append(record)
+        if progress and is_main_process():
+            print(f"epoch {epoch + 1}/{cfg.epochs}: loss {record.get('loss/total', float('nan')):.4f} "
+                  f"({seconds:.1f}s, {record['pairs_per_second']:.0f} pairs/s, threads={cfg.threads}, "
+                  f"workers={cfg.workers})", flush=True)
+        if checkpoint is not None and is_main_process():
+            save_checkpoint(checkpoint, model, optimizer=optimizer.state_dict(), history=history,
+                            complete_epochs=epoch + 1, torch_rng=torch.get_rng_state(), **(extra or {}))
+    return history
+
+
+def init_distributed() -> bool:
+    """Initialise torch.distributed from torchrun's environment (gloo on CPU, nccl on GPUs). True if initialised."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
+        return False
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return True

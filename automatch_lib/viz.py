@@ -1,0 +1,82 @@
+"""Figures for the notebooks: success/precision plots, potentials over the search, loss curves, example frames."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .evaluation.metrics import CE_THRESHOLDS, IOU_THRESHOLDS
+
+
+def plot_ope(results: dict[str, dict], title: str = ""):
+    """Success and precision plots of several trackers (legend shows AUC and P@20, as the OTB toolkit)."""
+    fig, (ax_s, ax_p) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, m in sorted(results.items(), key=lambda kv: -kv[1]["success_auc"]):
+        ax_s.plot(IOU_THRESHOLDS, m["success_curve"], label=f"{name} [{m['success_auc']:.3f}]")
+        ax_p.plot(CE_THRESHOLDS, m["precision_curve"], label=f"{name} [{m['precision_20']:.3f}]")
+    ax_s.set(xlabel="overlap threshold", ylabel="success rate", title=f"Success plot {title}", ylim=(0, 1))
+    ax_p.set(xlabel="location error threshold (px)", ylabel="precision", title=f"Precision plot {title}", ylim=(0, 1))
+    for ax in (ax_s, ax_p):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_potentials(history: list[dict], retained: dict[str, list[str]] | None = None):
+    """Operator potentials (Eq. 12) over search steps, one panel per branch; retained operators drawn thick."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    steps = [h["step"] for h in history]
+    for ax, branch in zip(axes, ("cls", "reg")):
+        for op in history[0][branch]:
+            keep = retained is not None and op in retained[branch]
+            ax.plot(steps, [h[branch][op] for h in history], label=op, lw=2.5 if keep else 1.0,
+                    ls="-" if keep else "--")
+        ax.set(title=f"{'classification' if branch == 'cls' else 'regression'} branch", xlabel="search step",
+               ylabel="potential  sum_j sigmoid(w_ij)")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def plot_losses(histories: dict[str, dict], key: str = "loss/total"):
+    """Per-epoch training loss of several runs."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, h in histories.items():
+        ax.plot([e["epoch"] for e in h["epochs"]], [e[key] for e in h["epochs"]], marker="o", label=name)
+    ax.set(xlabel="epoch", ylabel=key, title="training loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def draw_box(image: np.ndarray, box, color=(0, 255, 0), origin: int = 0) -> np.ndarray:
+    """Copy of a BGR image with an x, y, w, h box drawn."""
+    out = image.copy()
+    x, y, w, h = (np.asarray(box, dtype=float) - np.array([origin, origin, 0, 0])).round().astype(int)
+    cv2.rectangle(out, (x, y), (x + w, y + h), color, 2)
+    return out
+
+
+def show_frames(items: list[tuple[str, np.ndarray]], cols: int = 4, size: float = 3.0):
+    """Grid of (title, BGR image) pairs."""
+    rows = max(1, int(np.ceil(len(items) / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 0.8))
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    for ax, (title, img) in zip(np.atleast_1d(axes).ravel(), items):
+        ax.imshow(img[:, :, ::-1])
+        ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, path: str | Path) -> None:
+    """Save a figure (creating folders) and keep it displayed in the notebook."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")

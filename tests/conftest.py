@@ -1,0 +1,58 @@
+"""Shared fixtures: tiny OTB-layout sequences with a textured target moving over a textured background."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = REPO.parent / "shared" / "realdata"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Two cores are shared by the test process and its subprocesses: keep torch on one thread."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def write_moving_sequence(folder: Path, n: int = 12, size: tuple[int, int] = (160, 120), seed: int = 0,
+                          box_size: tuple[int, int] = (24, 18), speed: float = 3.0) -> np.ndarray:
+    """Write `folder/img/%04d.jpg` + groundtruth_rect.txt (1-based) of a patterned target moving linearly.
+
+    Returns the 0-based ground truth (n, 4).
+    """
+    rng = np.random.default_rng(seed)
+    W, H = size
+    background = cv2.GaussianBlur(rng.integers(0, 255, (H, W, 3), dtype=np.uint8), (7, 7), 0)
+    w, h = box_size
+    target = np.zeros((h, w, 3), np.uint8)
+    target[:, :] = rng.integers(0, 255, 3)
+    cv2.circle(target, (w // 2, h // 2), min(w, h) // 3, tuple(int(v) for v in rng.integers(0, 255, 3)), -1)
+    cv2.rectangle(target, (0, 0), (w - 1, h - 1), (255, 255, 255), 1)
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    angle = rng.uniform(0, 2 * np.pi)
+    x0, y0 = W / 2 - w / 2, H / 2 - h / 2
+    boxes = []
+    for i in range(n):
+        x = int(round(np.clip(x0 + np.cos(angle) * speed * i, 0, W - w)))
+        y = int(round(np.clip(y0 + np.sin(angle) * speed * i, 0, H - h)))
+        frame = background.copy()
+        frame[y:y + h, x:x + w] = target
+        cv2.imwrite(str(folder / "img" / f"{i + 1:04d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        boxes.append([x, y, w, h])
+    boxes = np.array(boxes, dtype=np.float64)
+    np.savetxt(folder / "groundtruth_rect.txt", boxes + [1, 1, 0, 0], fmt="%d", delimiter=",")
+    return boxes
+
+
+@pytest.fixture
+def otb_folder(tmp_path: Path) -> Path:
+    """An OTB-layout folder with three short moving-target sequences."""
+    root = tmp_path / "otb"
+    for k in range(3):
+        write_moving_sequence(root / f"Seq{k}", n=10, seed=k)
+    return root
