@@ -43,9 +43,13 @@ def cmd_train(args) -> None:
     from .train import init_distributed
 
     p = _params(args.params)
-    init_distributed()
+    distributed = init_distributed()
     cls_ops, reg_ops = _ops_from(args, p)
     history = train_tracker(p, cls_ops, reg_ops, args.data, args.out, progress=not args.quiet)
+    if distributed:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     last = history["epochs"][-1] if history["epochs"] else {}
     print(f"trained cls={cls_ops} reg={reg_ops}: final loss {last.get('loss/total', float('nan')):.4f} -> {args.out}")
 

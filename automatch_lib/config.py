@@ -16,6 +16,7 @@ import yaml
 
 from .data.pairs import PairConfig
 from .errors import ConfigError
+from .evaluation.tune import TuneConfig
 from .search.bilevel import SearchConfig
 from .tracker import TrackConfig
 from .train import TrainConfig
@@ -120,6 +121,7 @@ SECTIONS = {
     "search": lambda: SearchConfig,
     "random_search": lambda: RandomSearchConfig,
     "track": lambda: TrackConfig,
+    "tune": lambda: TuneConfig,
     "evaluate": lambda: EvaluateConfig,
     "data": _synthetic_config_class,
 }
@@ -136,6 +138,7 @@ class Params:
     search: SearchConfig
     random_search: RandomSearchConfig
     track: TrackConfig
+    tune: TuneConfig
     evaluate: EvaluateConfig
     data: typing.Any
     raw: dict

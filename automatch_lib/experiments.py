@@ -4,6 +4,7 @@ Each function takes the validated `Params` and explicit paths; nothing reads par
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -157,14 +158,31 @@ def search_summary(result: dict, out_json: str | Path) -> dict:
     return summary
 
 
-def trackers_from_dir(p: Params, models_dir: str | Path, names: list[str]) -> dict[str, object]:
-    """{'static': StaticTracker, name: SiameseTracker(models_dir/name.pt), ..., random_*: models_dir/random/*.pt}."""
+def checkpoints_in(models_dir: str | Path, names: list[str]) -> dict[str, Path]:
+    """{name: models_dir/name.pt} for the named trackers plus every models_dir/random/random_*.pt."""
     models_dir = Path(models_dir)
+    found = {name: models_dir / f"{name}.pt" for name in names}
+    found.update({c.stem: c for c in sorted((models_dir / "random").glob("random_*.pt"))})
+    return found
+
+
+def tune_all(p: Params, checkpoints: dict[str, Path], val_sequences: list[Sequence], progress: bool = False) -> dict:
+    """Tune each tracker's online hyper-parameters on the validation sequences (`tune` section)."""
+    from .evaluation.tune import tune_tracker
+
+    return {name: tune_tracker(load_model(path)[0], p.track_config(), val_sequences, p.tune, progress)
+            for name, path in checkpoints.items()}
+
+
+def build_trackers(p: Params, checkpoints: dict[str, Path], tuned: dict | None = None) -> dict[str, object]:
+    """{'static': StaticTracker, name: SiameseTracker} with each tracker's tuned setting when given."""
     trackers: dict[str, object] = {"static": StaticTracker()}
-    for name in names:
-        trackers[name] = make_tracker(p, models_dir / f"{name}.pt")
-    for ckpt in sorted((models_dir / "random").glob("random_*.pt")):
-        trackers[ckpt.stem] = make_tracker(p, ckpt)
+    for name, path in checkpoints.items():
+        cfg = p.track_config()
+        if tuned and name in tuned:
+            cfg = dataclasses.replace(cfg, **tuned[name]["best"])
+        trackers[name] = SiameseTracker(load_model(path)[0], cfg)
+        trackers[name].name = name
     return trackers
 
 

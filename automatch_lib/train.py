@@ -132,7 +132,8 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, checkp
     device = torch.device(cfg.device)
     model.to(device)
     optimizer = build_optimizer(model, cfg)
-    history: dict = {"epochs": [], "config": asdict(cfg)}
+    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    history: dict = {"epochs": [], "config": asdict(cfg), "world_size": world}
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
