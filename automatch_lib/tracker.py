@@ -34,6 +34,8 @@ class TrackConfig:
 
 
 def _change(r: np.ndarray) -> np.ndarray:
+    """max(r, 1/r): how far a ratio is from 1, symmetric in both directions."""
+    r = np.maximum(r, 1e-6)
     return np.maximum(r, 1.0 / r)
 
 

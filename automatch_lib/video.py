@@ -5,7 +5,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .errors import DataError
 from .experiments import make_tracker

@@ -80,3 +80,40 @@ def save(fig, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def attribute_examples(root: str | Path, table, split: str = "test", frames: tuple[float, ...] = (0.0, 0.5, 1.0)):
+    """For every attribute column of `table` (attribute_table), frames of the first `split` sequence carrying it,
+    with the ground-truth box drawn: [(title, image)], ready for show_frames."""
+    from .data.benchmarks import OTB_ATTRIBUTES, load_benchmark
+
+    items = []
+    for code in OTB_ATTRIBUTES:
+        rows = table[(table["split"] == split) & table[code]]
+        if rows.empty:
+            continue
+        seq = load_benchmark("otb", Path(root) / split, sequences=[rows.iloc[0]["name"]])[0]
+        for f in frames:
+            i = int(round(f * (len(seq) - 1)))
+            items.append((f"{code}: {seq.name} #{i + 1}", draw_box(seq.image(i), seq.boxes[i], origin=seq.origin)))
+    return items
+
+
+def plot_box_stats(stats):
+    """Histograms (shared bins, one colour per split) of box area / LR threshold, centre motion / FM threshold and
+    aspect ratio, from synthetic.box_stats; dashed lines mark OTB's LR and FM thresholds."""
+    cols = [("area_over_lr", "box area / LR threshold", 1.0, True), ("motion_over_fm", "centre motion / FM threshold",
+                                                                       1.0, True), ("aspect", "aspect ratio w / h",
+                                                                                    None, False)]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
+    for ax, (col, label, line, log) in zip(axes, cols):
+        values = stats[col].replace([np.inf, -np.inf], np.nan).dropna()
+        edges = np.histogram_bin_edges(values.clip(upper=values.quantile(0.995)), bins=40)
+        for split, part in stats.groupby("split"):
+            ax.hist(part[col].dropna().clip(upper=edges[-1]), bins=edges, alpha=0.5, label=split, log=log)
+        if line is not None:
+            ax.axvline(line, ls="--", c="k")
+        ax.set(xlabel=label, ylabel="frames")
+        ax.legend()
+    fig.tight_layout()
+    return fig

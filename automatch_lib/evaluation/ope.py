@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..data.sequence import Sequence
 from .metrics import sequence_curves, summarize

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..data.sequence import Sequence
 from ..model.network import SiameseNet

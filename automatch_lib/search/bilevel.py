@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..model.network import SiameseNet, save_checkpoint
 from ..operators import OPERATORS
