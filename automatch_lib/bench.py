@@ -65,3 +65,50 @@ def speed_benchmark(p, checkpoints: list[str], root: str | Path, frames: int = 2
         for name, row in out.items():
             print(f"  {name:24s} {row['fps']:7.1f} FPS   ratio to {ref}: {row['ratio_to_' + ref]:.3f}")
     return out
+
+
+def data_benchmark(p, data_root: str | Path, batches: int = 10, settings=((1, 0), (1, 1), (2, 0), (2, 1)),
+                   verbose: bool = True) -> list[dict]:
+    """Pair-pipeline throughput vs training-step consumption, for several (torch threads, loader workers).
+
+    For each setting: pairs/s the DataLoader delivers alone, pairs/s one training step consumes alone (on a
+    pre-loaded batch), and pairs/s of the real loop (loader + step). The loader is not the bottleneck when the
+    real loop runs at the speed of the step alone.
+    """
+    import dataclasses
+
+    from .experiments import make_model, pair_dataset
+    from .train import batch_loss, build_optimizer, make_loader
+
+    rows = []
+    for threads, workers in settings:
+        configure_threads(threads)
+        cfg = dataclasses.replace(p.train, threads=threads, workers=workers)
+        data = pair_dataset(p, data_root, "train", batches * cfg.batch_size, seed=0)
+        t0 = time.perf_counter()
+        loaded = list(make_loader(data, cfg.batch_size, workers))
+        loader_pps = len(loaded) * cfg.batch_size / (time.perf_counter() - t0)
+        model = make_model(p, list(p.baseline.cls_ops), list(p.baseline.reg_ops)).train()
+        opt = build_optimizer(model, cfg)
+
+        def step(batch):
+            loss, _ = batch_loss(model, batch, p.pairs.search_size, model.stride, cfg)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        step(loaded[0])  # warm-up
+        t0 = time.perf_counter()
+        for batch in loaded:
+            step(batch)
+        step_pps = len(loaded) * cfg.batch_size / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for batch in make_loader(data, cfg.batch_size, workers):
+            step(batch)
+        loop_pps = len(loaded) * cfg.batch_size / (time.perf_counter() - t0)
+        rows.append({"threads": threads, "workers": workers, "loader pairs/s": round(loader_pps, 1),
+                     "step pairs/s": round(step_pps, 1), "loop pairs/s": round(loop_pps, 1)})
+        if verbose:
+            print(f"threads={threads} workers={workers}: loader {loader_pps:6.1f} pairs/s, training step "
+                  f"{step_pps:6.1f} pairs/s, loader+step {loop_pps:6.1f} pairs/s", flush=True)
+    return rows

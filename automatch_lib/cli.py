@@ -89,6 +89,14 @@ def cmd_bench(args) -> None:
     speed_benchmark(p, args.checkpoints, args.root, frames=args.frames, threads=args.threads, repeats=args.repeats)
 
 
+def cmd_bench_data(args) -> None:
+    from .bench import data_benchmark
+
+    p = _params(args.params)
+    settings = [tuple(int(v) for v in s.split(",")) for s in args.settings]
+    data_benchmark(p, args.data, batches=args.batches, settings=settings)
+
+
 def cmd_track(args) -> None:
     from .video import track_video
 
@@ -148,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--repeats", type=int, default=3)
     b.set_defaults(func=cmd_bench)
+
+    bd = sub.add_parser("bench-data", help="pair-pipeline throughput vs training-step consumption")
+    bd.add_argument("--data", default="data/synthetic")
+    bd.add_argument("--batches", type=int, default=10)
+    bd.add_argument("--settings", nargs="+", default=["1,0", "1,1", "2,0", "2,1"],
+                    help="torch threads,loader workers pairs to measure")
+    bd.set_defaults(func=cmd_bench_data)
 
     v = sub.add_parser("track", help="track an object in a video file and write an annotated video")
     v.add_argument("video")

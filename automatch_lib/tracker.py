@@ -24,12 +24,12 @@ from .model.network import SiameseNet
 class TrackConfig:
     """Online hyper-parameters (the `track` section of params.yaml; tune on validation data only)."""
 
-    penalty_k: float = 0.06
-    window_influence: float = 0.35
-    lr: float = 0.3
+    penalty_k: float = 0.15
+    window_influence: float = 0.4
+    lr: float = 0.2
     context: float = 0.5
-    exemplar_size: int = 64
-    search_size: int = 128
+    exemplar_size: int = 48
+    search_size: int = 96
     min_size: float = 4.0
 
 

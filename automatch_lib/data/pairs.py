@@ -26,13 +26,13 @@ from .sequence import Sequence
 class PairConfig:
     """Crop sizes and augmentation of training pairs (the `pairs` section of params.yaml)."""
 
-    exemplar_size: int = 64
-    search_size: int = 128
+    exemplar_size: int = 48
+    search_size: int = 96
     context: float = 0.5
     frame_range: int = 30
     template_shift: float = 2.0       # px in the template crop
     template_scale: float = 0.05      # relative, per axis
-    search_shift: float = 32.0        # px in the search crop
+    search_shift: float = 24.0        # px in the search crop
     search_scale: float = 0.18        # relative, per axis
     color_jitter: float = 0.1         # brightness/contrast amplitude
     blur_prob: float = 0.1

@@ -21,13 +21,14 @@ from .ope import run_sequence
 
 @dataclass
 class TuneConfig:
-    """The `tune` section of params.yaml: trials per tracker and the search ranges (official tune_sot.py ranges)."""
+    """The `tune` section of params.yaml: trials per tracker and the search ranges (official tune_sot.py searches
+    penalty_k in [0.001, 0.2], lr in [0.3, 0.8], window_influence in [0.15, 0.65])."""
 
     trials: int = 6
     seed: int = 0
-    penalty_k: list = dataclasses.field(default_factory=lambda: [0.0, 0.2])
-    window_influence: list = dataclasses.field(default_factory=lambda: [0.15, 0.65])
-    lr: list = dataclasses.field(default_factory=lambda: [0.1, 0.8])
+    penalty_k: list = dataclasses.field(default_factory=lambda: [0.02, 0.3])
+    window_influence: list = dataclasses.field(default_factory=lambda: [0.2, 0.6])
+    lr: list = dataclasses.field(default_factory=lambda: [0.05, 0.5])
 
 
 def candidates(base: TrackConfig, cfg: TuneConfig) -> list[TrackConfig]:
