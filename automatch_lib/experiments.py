@@ -14,6 +14,7 @@ from .config import Params
 from .data.benchmarks import load_benchmark
 from .data.pairs import PairDataset
 from .data.sequence import Sequence
+from .errors import ConfigError
 from .evaluation.ope import evaluate_tracker
 from .model.backbone import load_pretrained
 from .model.network import SiameseNet, load_model
@@ -46,10 +47,32 @@ def training_sets(p: Params, data_root: str | Path, split: str = "train") -> tup
     return load_split(data_root / split), stills
 
 
+def extra_sources(p: Params) -> list[tuple[list[Sequence], float, int]]:
+    """Real training sets listed in `pairs.extra_sources` that exist on disk, as (sequences, weight, frame_range).
+
+    Each entry needs `benchmark` and `root`; `split` (default None), `weight` (1.0) and `frame_range`
+    (pairs.frame_range) are optional. A listed root that does not exist is skipped with a message, so the same
+    params.yaml runs with and without the real data.
+    """
+    groups = []
+    for i, src in enumerate(p.pairs.extra_sources):
+        unknown = set(src) - {"benchmark", "root", "split", "weight", "frame_range"}
+        if not isinstance(src, dict) or "benchmark" not in src or "root" not in src or unknown:
+            raise ConfigError(f"pairs.extra_sources[{i}] = {src!r}: needs benchmark and root; optional split, "
+                              f"weight, frame_range")
+        if not Path(src["root"]).exists():
+            print(f"pairs.extra_sources[{i}]: {src['root']} not found, skipped")
+            continue
+        seqs = load_benchmark(src["benchmark"], src["root"], split=src.get("split"))
+        groups.append((seqs, float(src.get("weight", 1.0)), int(src.get("frame_range", p.pairs.frame_range))))
+    return groups
+
+
 def pair_dataset(p: Params, data_root: str | Path, split: str, length: int, seed: int) -> PairDataset:
-    """Training (or validation) pairs from a generated split."""
+    """Training (or validation) pairs from a generated split, plus the real training sets when training."""
     seqs, stills = training_sets(p, data_root, split)
-    return PairDataset(seqs, p.pairs, length=length, seed=seed, stills=stills)
+    extra = extra_sources(p) if split == "train" else []
+    return PairDataset(seqs, p.pairs, length=length, seed=seed, stills=stills, extra=extra)
 
 
 def train_tracker(p: Params, cls_ops: list[str], reg_ops: list[str], data_root: str | Path,

@@ -15,14 +15,6 @@ C = 8
 OPS = ["dw_xcorr", "film", "pairwise_relation"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def inputs(B=2, Hz=6, Wz=6, Hx=7, Wx=9, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(B, C, Hx, Wx, generator=g)

@@ -19,14 +19,6 @@ from automatch_lib.train import TrainConfig
 C = 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 # --------------------------------------------------------------------------------------------- Architect
 
 class GatedMLP(nn.Module):
@@ -157,11 +149,11 @@ class FakePairs(Dataset):
 SEARCH_OPS = list(OPERATORS)
 
 
-def tiny_search(seed=0, unrolled=False, tmp_path=None):
+def tiny_search(seed=0, unrolled=False, tmp_path=None, warmup_fraction=0.0):
     torch.manual_seed(seed)
     model = SiameseNet(SEARCH_OPS, SEARCH_OPS, backbone="small", channels=C, matching="bcm", head_layers=1)
     cfg = SearchConfig(operators=SEARCH_OPS, epochs=2, batch_size=2, log_every=1, workers=0, threads=1, seed=seed,
-                       arch_lr=0.05, retain=2, unrolled=unrolled)
+                       arch_lr=0.05, retain=2, unrolled=unrolled, warmup_fraction=warmup_fraction)
     base = TrainConfig(workers=0, threads=1, seed=seed)
     train_set, val_set = FakePairs(4, seed=1), FakePairs(2, seed=2)
     out_json = None if tmp_path is None else tmp_path / "search.json"
@@ -209,6 +201,15 @@ def test_run_search_is_deterministic(search_runs):
     assert [h["cls"] for h in a["history"]] == [h["cls"] for h in b["history"]]
     for (n, pa), pb in zip(model_a.state_dict().items(), model_b.state_dict().values()):
         assert torch.equal(pa, pb), n
+
+
+def test_warmup_steps_leave_the_manipulators_untouched():
+    _, result, _, _ = tiny_search(seed=0, warmup_fraction=0.5)
+    init = C * float(torch.sigmoid(torch.tensor(1.0)))
+    history = result["history"]   # steps 0..4; architecture steps start at step 2 (= 0.5 * 4)
+    for h in history[:3]:
+        assert h["cls"] == pytest.approx({n: init for n in SEARCH_OPS}) and h["reg"] == h["cls"]
+    assert any(abs(p - init) > 1e-4 for p in history[-1]["cls"].values())
 
 
 def test_run_search_unrolled_runs():

@@ -78,3 +78,17 @@ def test_torchrun_ddp_training_on_two_processes(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     model, ckpt = load_model(tmp_path / "ddp.pt")
     assert ckpt["complete_epochs"] == 1 and ckpt["history"]["world_size"] == 2
+
+
+def test_bench_data_prints_loader_and_step_throughput(tmp_path, capsys):
+    for k in range(2):
+        write_moving_sequence(tmp_path / "data" / "train" / f"S{k}", n=8, seed=k)
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    from automatch_lib.config import apply_profile
+
+    apply_profile(params, REPO / "profiles" / "smoke.yaml")
+    assert main(["--params", str(params), "bench-data", "--data", str(tmp_path / "data"), "--batches", "2",
+                 "--settings", "1,0"]) == 0
+    out = capsys.readouterr().out
+    assert "threads=1 workers=0: loader" in out and "training step" in out and "loader+step" in out

@@ -20,14 +20,6 @@ NAMES = sorted(OPERATORS)
 TEMPLATE_VECTOR_OPS = {"concat", "pointwise_add", "film"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def make_inputs(B, Hz, Wz, Hx, Wx, channels=C, seed=0, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(B, channels, Hx, Wx, generator=g, dtype=dtype)

@@ -101,3 +101,31 @@ def test_learning_rate_schedule_warms_up_then_decays_exponentially():
     assert lr_at(0.5, cfg) == pytest.approx(5e-3)
     assert lr_at(0.75, cfg) == pytest.approx(np.sqrt(5e-3 * 5e-5))
     assert lr_at(1.0, cfg) == pytest.approx(5e-5)
+
+
+def test_extra_sources_are_mixed_in_by_weight_and_frame_range(sequences, tmp_path):
+    real = []
+    for k in range(2):
+        write_moving_sequence(tmp_path / "real" / f"R{k}", n=30, seed=50 + k)
+    real = load_benchmark("otb", tmp_path / "real")
+    data = PairDataset(sequences, PAIRS, length=200, seed=0, extra=[(real, 3.0, 2)])
+    picks = [data._pick(np.random.default_rng([0, 0, i])) for i in range(200)]
+    from_real = [(s, t, u) for s, t, u in picks if s.name.startswith("R")]
+    assert 0.6 < len(from_real) / len(picks) < 0.9          # weight 3 vs 1 -> 75 % (stills: none here)
+    assert all(abs(t - u) <= 2 for _, t, u in from_real)     # the extra group's own frame range
+
+
+def test_extra_sources_config_is_checked_and_missing_roots_are_skipped(tmp_path, capsys):
+    import dataclasses
+
+    from automatch_lib.config import load_params
+    from automatch_lib.errors import ConfigError
+    from automatch_lib.experiments import extra_sources
+    from conftest import REPO
+
+    p = load_params(REPO / "params.yaml")
+    p.pairs = dataclasses.replace(p.pairs, extra_sources=[{"benchmark": "got10k", "root": str(tmp_path / "none")}])
+    assert extra_sources(p) == [] and "not found, skipped" in capsys.readouterr().out
+    p.pairs = dataclasses.replace(p.pairs, extra_sources=[{"root": "x"}])
+    with pytest.raises(ConfigError, match="needs benchmark and root"):
+        extra_sources(p)

@@ -12,7 +12,7 @@ from its own RNG seeded by (seed, epoch, index), so results do not depend on the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -40,6 +40,9 @@ class PairConfig:
     flip_prob: float = 0.0
     negative_prob: float = 0.2
     still_weight: float = 0.2         # probability of drawing a still-image sample when stills exist
+    # real training sets mixed in when present, e.g. {benchmark: got10k, root: data/benchmarks/GOT-10k,
+    # split: train, weight: 2.0, frame_range: 100}; weight is relative to the embedded videos (weight 1)
+    extra_sources: list = field(default_factory=list)
 
 
 def context_size(w: float, h: float, context: float) -> float:
@@ -84,11 +87,20 @@ class PairDataset(Dataset):
     """
 
     def __init__(self, sequences: list[Sequence], cfg: PairConfig, length: int, seed: int = 0,
-                 stills: list[Sequence] | None = None):
-        self.videos = [s for s in sequences if len(s) > 1 and s.valid.sum() >= 2]
+                 stills: list[Sequence] | None = None,
+                 extra: list[tuple[list[Sequence], float, int]] | None = None):
+        """sequences: embedded videos (weight 1, cfg.frame_range); stills: single images; extra: further video
+        groups as (sequences, relative weight, frame range), e.g. GOT-10k train."""
+        usable = lambda seqs: [s for s in seqs if len(s) > 1 and s.valid.sum() >= 2]  # noqa: E731
+        self.groups = [(g, float(w), int(r)) for g, w, r in
+                       [(usable(sequences), 1.0, cfg.frame_range)] + [(usable(g), w, r) for g, w, r in extra or []]
+                       if g and w > 0]
+        self.videos = [s for g, _, _ in self.groups for s in g]
         self.stills = list(stills or []) + [s for s in sequences if len(s) == 1]
         if not self.videos and not self.stills:
             raise ValueError("PairDataset needs at least one sequence with two valid frames or one still")
+        weights = np.array([w for _, w, _ in self.groups])
+        self.group_p = weights / weights.sum() if len(weights) else weights
         self.cfg, self.length, self.seed, self.epoch = cfg, length, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -103,10 +115,11 @@ class PairDataset(Dataset):
         if use_still:
             seq = self.stills[rng.integers(len(self.stills))]
             return seq, 0, 0
-        seq = self.videos[rng.integers(len(self.videos))]
+        group, _, frame_range = self.groups[int(rng.choice(len(self.groups), p=self.group_p))]
+        seq = group[rng.integers(len(group))]
         valid = np.flatnonzero(seq.valid)
         t = int(valid[rng.integers(len(valid))])
-        near = valid[np.abs(valid - t) <= self.cfg.frame_range]
+        near = valid[np.abs(valid - t) <= frame_range]
         return seq, t, int(near[rng.integers(len(near))])
 
     def _sample_crop(self, seq: Sequence, frame: int, out_size: int, shift: float, scale: float,

@@ -47,6 +47,7 @@ class SearchConfig:
     arch_lr: float = 3e-2
     arch_weight_decay: float = 0.0
     unrolled: bool = False            # second-order DARTS approximation
+    warmup_fraction: float = 0.0      # first fraction of the steps trains the weights only (no architecture step)
     init: float = 1.0
     tau: float = 1.0
     noise: bool = False
@@ -173,7 +174,8 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
             batch, val_batch = to_device(batch, device), to_device(val_batch, device)
             lr = lr_at(step / max(steps, 1), tcfg)
             set_lr(w_opt, lr)
-            architect.step(batch, val_batch, eta=lr)
+            if step >= cfg.warmup_fraction * steps:
+                architect.step(batch, val_batch, eta=lr)
             loss, stats = batch_loss(model, batch, search_size, model.stride, tcfg)
             w_opt.zero_grad(set_to_none=True)
             for p in arch:
