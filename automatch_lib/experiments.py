@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .config import Params
 from .data.benchmarks import load_benchmark
@@ -23,8 +24,14 @@ from .tracker import SiameseTracker, StaticTracker
 from .train import train
 
 
-def make_model(p: Params, cls_ops: list[str], reg_ops: list[str], matching: str = "fixed") -> SiameseNet:
-    """A SiameseNet with the run's backbone/channels and the given operators (BCM options from `search`)."""
+def make_model(p: Params, cls_ops: list[str], reg_ops: list[str], matching: str = "fixed",
+               seed: int | None = None) -> SiameseNet:
+    """A SiameseNet with the run's backbone/channels and the given operators (BCM options from `search`).
+
+    The weights are initialised from torch's RNG seeded with `seed` (default: train.seed), so the same params
+    give the same network in every process.
+    """
+    torch.manual_seed(p.train.seed if seed is None else seed)
     kwargs = {}
     if matching in ("bcm", "bcm_operator"):
         kwargs = dict(init=p.search.init, tau=p.search.tau, noise=p.search.noise)
@@ -88,7 +95,7 @@ def search(p: Params, data_root: str | Path, out_json: str | Path, checkpoint: s
     """Run the BCM bilevel search (weights on train pairs, manipulators on val pairs) for both branches."""
     ops = list(p.search.operators)
     kind = "bcm" if p.search.granularity == "channel" else "bcm_operator"
-    model = make_model(p, ops, ops, matching=kind)
+    model = make_model(p, ops, ops, matching=kind, seed=p.search.seed)
     train_set = pair_dataset(p, data_root, "train", p.search.pairs_per_epoch, p.search.seed)
     val_set = pair_dataset(p, data_root, "val", p.search.pairs_per_epoch, p.search.seed + 1)
     return run_search(model, train_set, val_set, p.pairs.search_size, p.search, p.train, out_json, checkpoint,

@@ -129,3 +129,25 @@ def test_extra_sources_config_is_checked_and_missing_roots_are_skipped(tmp_path,
     p.pairs = dataclasses.replace(p.pairs, extra_sources=[{"root": "x"}])
     with pytest.raises(ConfigError, match="needs benchmark and root"):
         extra_sources(p)
+
+
+def test_the_same_params_train_the_same_tracker_in_separate_processes(tmp_path):
+    """Model initialisation is seeded too: two processes with the same params end with identical weights."""
+    import subprocess
+    import sys
+
+    from automatch_lib.config import apply_profile
+    from conftest import REPO
+
+    for k in range(2):
+        write_moving_sequence(tmp_path / "data" / "train" / f"S{k}", n=8, seed=k)
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    apply_profile(params, REPO / "profiles" / "smoke.yaml")
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-m", "automatch_lib.cli", "--quiet", "--params", str(params), "train",
+                        "--data", str(tmp_path / "data"), "--out", str(tmp_path / f"{name}.pt")], check=True,
+                       capture_output=True, cwd=tmp_path)
+    a = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
