@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh clone:  `make repro` (the main job) and `make test` (the tests).
 # The virtual environment is created on first use; torch is pinned to the CPU build that pip finds locally
-# (an unpinned torch would pull a multi-GB CUDA build).
+# (an unpinned torch would pull a multi-GB CUDA build) and every other package to the versions in constraints.txt,
+# so a fresh machine computes the same numbers (OpenCV's resampling, for one, changes pixels between releases).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,10 +11,10 @@ STAMP  := $(VENV)/.installed
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[pipeline,test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[pipeline,test]'
 	touch $(STAMP)
 
 repro: $(STAMP)

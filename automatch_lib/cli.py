@@ -1,123 +1,155 @@
-"""The `automatch` command: generate data, train, search, evaluate, benchmark speed, track a video, apply a profile.
+"""The `automatch` command: generate data, train, search, evaluate, benchmark speed, track a video, merge a profile.
 
-Every sub-command reads its settings from a params file (`--params`, default params.yaml) through
-automatch_lib.config, so the CLI, the notebooks and DVC share one configuration path.
+Settings come from a params file (`--params`, default params.yaml) through `automatch_lib.config`, the path the
+notebooks and DVC use too. `evaluate`, `bench` and `track` need only a checkpoint (it carries its network, crop
+geometry and tracking settings), so they run from any folder; a params file there only supplies `resources`.
+Every command pins its torch threads first (`--threads`, else `resources.threads`).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
+import torch.distributed as dist
+import yaml
 
-from .errors import AutoMatchError
+from .config import Params, load_params, merged_profile, parse_params
+from .data.benchmarks import load_benchmark
+from .data.synthetic.generate import generate_benchmark
+from .errors import AutoMatchError, ConfigError
+from .evaluation.ope import evaluate_tracker, pooled_summary
+from .evaluation.speed import load_clips, speed_benchmark
+from .experiments.searching import search
+from .experiments.throughput import data_benchmark
+from .experiments.training import plan_runs, train_tracker
+from .io import write_json, write_text
+from .threads import configure_threads
+from .trackers import TRACKERS, make_tracker
+from .train import init_distributed
+from .video import track_video
 
 
-def _params(path: str):
-    from .config import load_params
-
-    return load_params(path)
+def _params(args, required: bool = True) -> Params:
+    """The params file; where it is optional and absent, the defaults (resources only matter then)."""
+    if not required and not Path(args.params).is_file():
+        p = parse_params({})
+    else:
+        p = load_params(args.params)
+    if args.quiet:
+        p.resources.progress = False
+    configure_threads(args.threads or p.resources.threads)
+    return p
 
 
 def cmd_generate(args) -> None:
-    from .data.synthetic import generate_benchmark
-
-    p = _params(args.params)
-    manifest = generate_benchmark(args.out, p.data)
-    print(json.dumps({k: v for k, v in manifest.items() if k in ("counts", "sources_used")}, indent=1))
-
-
-def _ops_from(args, p) -> tuple[list[str], list[str]]:
-    if args.search_json:
-        retained = json.loads(Path(args.search_json).read_text())["retained"]
-        return retained["cls"], retained["reg"]
-    cls_ops = args.cls_ops.split(",") if args.cls_ops else list(p.baseline.cls_ops)
-    reg_ops = args.reg_ops.split(",") if args.reg_ops else list(p.baseline.reg_ops)
-    return cls_ops, reg_ops
+    p = _params(args)
+    manifest = generate_benchmark(args.out, p.data, progress=p.resources.progress)
+    print(f"wrote {args.out}: {manifest['counts']}")
 
 
 def cmd_train(args) -> None:
-    from .experiments import train_tracker
-    from .train import init_distributed
-
-    p = _params(args.params)
+    p = _params(args)
     distributed = init_distributed()
-    cls_ops, reg_ops = _ops_from(args, p)
-    history = train_tracker(p, cls_ops, reg_ops, args.data, args.out, progress=not args.quiet)
+    for genotype, checkpoint in plan_runs(p, args.arch, args.out):
+        history = train_tracker(p, genotype, args.data, checkpoint)
+        last = history["epochs"][-1] if history["epochs"] else {}
+        print(f"trained {genotype.name}: cls={list(genotype.cls)} reg={list(genotype.reg)}, final loss "
+              f"{last.get('loss/total', float('nan')):.4f} -> {checkpoint}")
     if distributed:
-        import torch.distributed as dist
-
         dist.destroy_process_group()
-    last = history["epochs"][-1] if history["epochs"] else {}
-    print(f"trained cls={cls_ops} reg={reg_ops}: final loss {last.get('loss/total', float('nan')):.4f} -> {args.out}")
 
 
 def cmd_search(args) -> None:
-    from .experiments import search
+    p = _params(args)
+    result = search(p, args.data, args.out_json, args.genotype, args.checkpoint)
+    print(f"retained: cls={result['retained']['cls']} reg={result['retained']['reg']} ({result['seconds']:.0f}s) "
+          f"-> {args.genotype}")
 
-    p = _params(args.params)
-    result = search(p, args.data, args.out_json, args.checkpoint, progress=not args.quiet)
-    print(f"retained: cls={result['retained']['cls']} reg={result['retained']['reg']} "
-          f"({result['seconds']:.0f}s)")
+
+def _roots(args) -> list[tuple[str, str]]:
+    """(benchmark, folder) pairs from `--root PATH` (with --benchmark) or repeated `--root BENCHMARK=PATH`."""
+    pairs = []
+    for item in args.root:
+        bench, sep, path = item.partition("=")
+        pairs.append((bench, path) if sep else (args.benchmark, item))
+    return pairs
 
 
 def cmd_evaluate(args) -> None:
-    from .data.benchmarks import load_benchmark
-    from .evaluation.ope import evaluate_tracker
-    from .experiments import make_tracker
-
-    p = _params(args.params)
-    if args.tracker != "static" and not args.checkpoint:
-        raise SystemExit("--checkpoint is required for every tracker except 'static'")
-    sequences = load_benchmark(args.benchmark, args.root, split=args.split)
-    if args.max_sequences:
-        sequences = sequences[:args.max_sequences]
-    tracker = make_tracker(p, None if args.tracker == "static" else args.checkpoint)
-    out_dir = Path(args.results) / args.benchmark / args.tracker
-    metrics = evaluate_tracker(tracker, sequences, out_dir, progress=not args.quiet)
-    print(f"{args.tracker} on {args.benchmark} ({len(sequences)} sequences): success AUC "
-          f"{metrics['success_auc']:.4f}, precision@20 {metrics['precision_20']:.4f}, {metrics['fps']:.1f} FPS "
-          f"-> {out_dir}")
+    p = _params(args, required=False)
+    kind = args.tracker or ("siamese" if args.checkpoint else None)
+    if kind is None:
+        raise ConfigError("give --checkpoint FILE (our trackers) or --tracker NAME "
+                          f"(one of {', '.join(TRACKERS)})")
+    name = args.name or (Path(args.checkpoint).stem if kind == "siamese" else kind)
+    tracker = make_tracker(kind, args.checkpoint, device=p.resources.device, name=name)
+    results = {}
+    for bench, root in _roots(args):
+        sequences = load_benchmark(bench, root, split=args.split)
+        if args.max_sequences:
+            sequences = sequences[:args.max_sequences]
+        out_dir = Path(args.results) / bench / name
+        m = results[bench] = evaluate_tracker(tracker, sequences, out_dir, p.resources.progress, bench)
+        print(f"{name} on {bench} ({len(sequences)} sequences, {m['protocol']} protocol): success AUC "
+              f"{m['success_auc']:.4f}, precision@20 {m['precision_20']:.4f}, {m['fps']:.1f} FPS -> {out_dir}")
+    if len(results) > 1:
+        pooled = pooled_summary(results, next(iter(results)))
+        out = Path(args.results) / "pooled" / name / "metrics.json"
+        write_json(out, pooled)
+        n = sum(b["sequences"] for b in pooled["benchmarks"].values())
+        print(f"{name} pooled over {n} sequences of {', '.join(results)}: success AUC {pooled['success_auc']:.4f}, "
+              f"precision@20 {pooled['precision_20']:.4f}, {pooled['fps']:.1f} FPS -> {out}")
 
 
 def cmd_bench(args) -> None:
-    from .bench import speed_benchmark
-
-    p = _params(args.params)
-    speed_benchmark(p, args.checkpoints, args.root, frames=args.frames, threads=args.threads, repeats=args.repeats)
+    p = _params(args, required=False)
+    trackers = {Path(c).stem: make_tracker("siamese", c, device=p.resources.device, name=Path(c).stem)
+                for c in args.checkpoints}
+    trackers.update({kind: make_tracker(kind) for kind in args.peers})
+    speed_benchmark(trackers, load_clips(args.root, args.frames), threads=tuple(args.thread_counts),
+                    repeats=args.repeats, references=(next(iter(trackers)), "csrt"), busy=args.busy)
 
 
 def cmd_bench_data(args) -> None:
-    from .bench import data_benchmark
-
-    p = _params(args.params)
+    p = _params(args)
     settings = [tuple(int(v) for v in s.split(",")) for s in args.settings]
     data_benchmark(p, args.data, batches=args.batches, settings=settings)
 
 
 def cmd_track(args) -> None:
-    from .video import track_video
-
-    p = _params(args.params)
-    box = np.array([float(v) for v in args.box.split(",")])
+    p = _params(args, required=False)
+    try:
+        box = np.array([float(v) for v in args.box.split(",")])
+    except ValueError:
+        box = np.array([])
     if box.size != 4:
-        raise SystemExit(f"--box needs x,y,w,h, got {args.box!r}")
-    n = track_video(p, args.checkpoint, args.video, box, args.out, boxes_txt=args.boxes)
-    print(f"tracked {n} frames -> {args.out}")
+        raise ConfigError(f"--box needs four numbers x,y,w,h, got {args.box!r}")
+    tracker = make_tracker(args.tracker, args.checkpoint, device=p.resources.device)
+    boxes = track_video(tracker, args.video, box, args.out, boxes_txt=args.boxes, progress=p.resources.progress)
+    txt = args.boxes or Path(args.out).with_suffix(".txt")
+    print(f"tracked {len(boxes)} frames -> {args.out}, boxes -> {txt}")
 
 
 def cmd_profile(args) -> None:
-    from .config import apply_profile
-
-    apply_profile(args.params, Path("profiles") / f"{args.name}.yaml" if "/" not in args.name else args.name)
-    print(f"applied profile {args.name} to {args.params}")
+    profile = Path(args.name) if args.name.endswith((".yaml", ".yml")) else Path("profiles") / f"{args.name}.yaml"
+    merged = merged_profile(args.params, profile)
+    text = yaml.safe_dump(merged, sort_keys=False)
+    if not args.out:
+        sys.stdout.write(text)
+        return
+    write_text(args.out, text)
+    print(f"wrote {args.out} = {args.params} merged with {profile}"
+          + (" (in place: `git checkout params.yaml` restores the default profile)"
+             if Path(args.out).resolve() == Path(args.params).resolve() else ""))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="automatch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="automatch", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml", help="params file (default params.yaml)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: resources.threads, 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -125,36 +157,40 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="data/synthetic")
     g.set_defaults(func=cmd_generate)
 
-    t = sub.add_parser("train", help="train a fixed-operator tracker (torchrun-compatible)")
+    t = sub.add_parser("train", help="train fixed-operator trackers (torchrun-compatible)")
     t.add_argument("--data", default="data/synthetic")
-    t.add_argument("--cls-ops", default="", help="comma-separated operators (default: params baseline)")
-    t.add_argument("--reg-ops", default="")
-    t.add_argument("--search-json", default="", help="use the operators retained by a search result")
-    t.add_argument("--out", required=True, help="checkpoint path")
+    t.add_argument("--arch", default="baseline",
+                   help="baseline | genotype:FILE.json | ops:CLS,OPS/REG,OPS | random (default baseline)")
+    t.add_argument("--out", required=True, help="checkpoint path (a folder for --arch random)")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("search", help="BCM bilevel search of both branches")
     s.add_argument("--data", default="data/synthetic")
     s.add_argument("--out-json", default="metrics/search.json")
+    s.add_argument("--genotype", default="models/genotype.json", help="where the retained operators go")
     s.add_argument("--checkpoint", default="models/search.pt")
     s.set_defaults(func=cmd_search)
 
-    e = sub.add_parser("evaluate", help="OPE of one tracker on a benchmark folder")
-    e.add_argument("--benchmark", default="otb")
-    e.add_argument("--root", required=True)
+    e = sub.add_parser("evaluate", help="one-pass evaluation of one tracker on a benchmark folder")
+    e.add_argument("--benchmark", default="otb", help="benchmark (and protocol) of a plain --root PATH")
+    e.add_argument("--root", required=True, action="append",
+                   help="benchmark folder; repeat as --root BENCHMARK=PATH to evaluate and pool several")
     e.add_argument("--split", default=None)
-    e.add_argument("--tracker", required=True, help="result folder name; 'static' keeps the initial box")
-    e.add_argument("--checkpoint", default=None)
+    e.add_argument("--checkpoint", default=None, help="a checkpoint of ours (implies --tracker siamese)")
+    e.add_argument("--tracker", default=None, choices=sorted(TRACKERS), help="tracker kind")
+    e.add_argument("--name", default=None, help="result folder name (default: checkpoint stem or tracker kind)")
     e.add_argument("--results", default="results")
     e.add_argument("--max-sequences", type=int, default=0)
     e.set_defaults(func=cmd_evaluate)
 
-    b = sub.add_parser("bench", help="tracking speed of several checkpoints on the same frames, with ratios")
-    b.add_argument("checkpoints", nargs="+")
-    b.add_argument("--root", default="data/synthetic/test")
+    b = sub.add_parser("bench", help="tracking speed of our checkpoints and OpenCV's trackers on the same frames")
+    b.add_argument("checkpoints", nargs="*", help="our checkpoints; the first is the reference of the ratios")
+    b.add_argument("--peers", nargs="*", default=["csrt", "kcf", "mil"], help="OpenCV trackers timed beside ours")
+    b.add_argument("--root", default="data/synthetic/test", help="an OTB-layout folder of sequences")
     b.add_argument("--frames", type=int, default=200)
-    b.add_argument("--threads", type=int, default=1)
     b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--thread-counts", type=int, nargs="+", default=[1, 2], help="torch threads to measure at")
+    b.add_argument("--busy", action="store_true", help="measure again while a second process keeps a core busy")
     b.set_defaults(func=cmd_bench)
 
     bd = sub.add_parser("bench-data", help="pair-pipeline throughput vs training-step consumption")
@@ -164,16 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="torch threads,loader workers pairs to measure")
     bd.set_defaults(func=cmd_bench_data)
 
-    v = sub.add_parser("track", help="track an object in a video file and write an annotated video")
-    v.add_argument("video")
-    v.add_argument("--box", required=True, help="x,y,w,h of the object in the first frame")
-    v.add_argument("--checkpoint", required=True)
+    v = sub.add_parser("track", help="track an object in a video file or frame folder; write an annotated video")
+    v.add_argument("video", help="a video file or a folder of frames")
+    v.add_argument("--box", required=True, help="x,y,w,h of the object in the first frame (0-based pixels)")
+    v.add_argument("--checkpoint", default=None)
+    v.add_argument("--tracker", default="siamese", choices=sorted(TRACKERS))
     v.add_argument("--out", default="annotated.mp4")
-    v.add_argument("--boxes", default=None, help="also write the boxes as text")
+    v.add_argument("--boxes", default=None, help="result file (default: --out with the suffix .txt)")
     v.set_defaults(func=cmd_track)
 
-    pr = sub.add_parser("profile", help="deep-merge profiles/NAME.yaml into the params file")
-    pr.add_argument("name")
+    pr = sub.add_parser("profile", help="params.yaml merged with profiles/NAME.yaml (printed, or written to --out)")
+    pr.add_argument("name", help="profile name (profiles/NAME.yaml) or a YAML file")
+    pr.add_argument("--out", default=None, help="write here instead of printing (may be params.yaml itself)")
     pr.set_defaults(func=cmd_profile)
     return parser
 
@@ -182,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except AutoMatchError as exc:
+    except (AutoMatchError, FileNotFoundError) as exc:
         print(f"automatch: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -1,138 +1,213 @@
-"""The one path from params.yaml to code: typed, validated sections, no global state.
+"""The one path from params.yaml to code: one typed, validated dataclass per params.yaml section, no global state.
 
-`load_params(path)` reads params.yaml and returns a `Params` whose sections are the library's own dataclasses
-(PairConfig, TrainConfig, SearchConfig, TrackConfig, SyntheticConfig, ...). Unknown keys and values of the wrong
-type raise ConfigError naming the section, key and value. Profiles (`profiles/<name>.yaml`) are partial files
-deep-merged over params.yaml by `apply_profile`.
+`load_params(path)` reads params.yaml and returns a `Params` holding one object per section. Each section class
+inherits `validation.Section`, so a value of the wrong type or outside its allowed range raises ConfigError naming
+`section.key` and the value, whether it comes from a file or from code. Functions take the section they need as an
+argument; nothing reads params.yaml behind the caller's back.
+
+The classes live here, not in the modules that use them, so that reading the configuration imports nothing but
+this file (DVC stages depend on exactly the code their notebooks import, and every stage reads the params).
+`resources` (threads, loader workers, device, progress, logging) is listed by no stage: it changes how fast a result
+comes, not the result. Profiles (`profiles/<name>.yaml`) are partial files deep-merged over params.yaml.
 """
 from __future__ import annotations
 
-import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .data.pairs import PairConfig
+from .data.synthetic.config import SyntheticConfig
 from .errors import ConfigError
-from .evaluation.tune import TuneConfig
-from .search.bilevel import SearchConfig
-from .tracker import TrackConfig
-from .train import TrainConfig
+from .io import write_text
+from .validation import Section, build
+
+POSITIVE = dict(min=1)
+NON_NEGATIVE = dict(min=0)
+
+
+def _range_pair(value) -> str | None:
+    if len(value) != 2 or not all(isinstance(v, (int, float)) for v in value) or value[0] > value[1]:
+        return "expected [low, high] numbers with low <= high"
+    return None
 
 
 @dataclass
-class ModelConfig:
-    """Network shape shared by every tracker of a run (the `model` section)."""
+class CropConfig(Section):
+    """Crop geometry shared by training pairs and the tracker (SiamFC/Ocean convention, see `geometry.py`)."""
 
+    SECTION: typing.ClassVar[str] = "crop"
+    exemplar_size: int = field(default=48, metadata=dict(min=8))    # template crop side in pixels (paper 127)
+    search_size: int = field(default=96, metadata=dict(min=8))      # search crop side in pixels (paper 255)
+    context: float = field(default=0.5, metadata=NON_NEGATIVE)      # context margin p = context * (w + h)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.search_size <= self.exemplar_size:
+            raise ConfigError(f"crop.search_size = {self.search_size} must exceed crop.exemplar_size = "
+                              f"{self.exemplar_size}")
+
+
+@dataclass
+class PairConfig(Section):
+    """Sampling and augmentation of training pairs (official recipe, facts 5)."""
+
+    SECTION: typing.ClassVar[str] = "pairs"
+    frame_range: int = field(default=30, metadata=NON_NEGATIVE)
+    template_shift: float = field(default=2.0, metadata=NON_NEGATIVE)     # px in the template crop
+    template_scale: float = field(default=0.05, metadata=NON_NEGATIVE)    # relative, per axis
+    search_shift: float = field(default=24.0, metadata=NON_NEGATIVE)      # px in the search crop
+    search_scale: float = field(default=0.18, metadata=NON_NEGATIVE)      # relative, per axis
+    color_jitter: float = field(default=0.1, metadata=NON_NEGATIVE)       # brightness/contrast amplitude
+    blur_prob: float = field(default=0.1, metadata=dict(min=0, max=1))
+    gray_prob: float = field(default=0.05, metadata=dict(min=0, max=1))
+    flip_prob: float = field(default=0.0, metadata=dict(min=0, max=1))
+    negative_prob: float = field(default=0.2, metadata=dict(min=0, max=1))
+    still_weight: float = field(default=0.2, metadata=dict(min=0, max=1))  # P(still-image sample) when stills exist
+    # real training sets mixed in when present, e.g. {benchmark: got10k, root: data/benchmarks/GOT-10k,
+    # split: train, weight: 2.0, frame_range: 100}; weight is relative to the embedded videos (weight 1)
+    extra_sources: list = field(default_factory=list)
+
+
+@dataclass
+class ModelConfig(Section):
+    """Network shape shared by every tracker of a run."""
+
+    SECTION: typing.ClassVar[str] = "model"
     backbone: str = "small"
-    channels: int = 48
-    head_layers: int = 2
+    channels: int = field(default=48, metadata=POSITIVE)
+    head_layers: int = field(default=2, metadata=NON_NEGATIVE)
     pretrained: str = ""      # local path to backbone weights (never downloaded)
 
 
 @dataclass
-class BaselineConfig:
+class TrainConfig(Section):
+    """Optimisation schedule of every fixed-operator tracker (baseline, retrained, random search)."""
+
+    SECTION: typing.ClassVar[str] = "train"
+    epochs: int = field(default=6, metadata=POSITIVE)
+    pairs_per_epoch: int = field(default=4000, metadata=POSITIVE)
+    batch_size: int = field(default=32, metadata=POSITIVE)
+    optimizer: str = field(default="adamw", metadata=dict(choices=("adamw", "sgd")))  # sgd: paper, momentum 0.9
+    lr: float = field(default=2e-3, metadata=dict(min=0))
+    lr_end: float = field(default=2e-4, metadata=dict(min=0))
+    warmup_epochs: float = field(default=0.5, metadata=NON_NEGATIVE)
+    warmup_lr: float = field(default=2e-4, metadata=dict(min=0))
+    momentum: float = field(default=0.9, metadata=dict(min=0, max=1))
+    weight_decay: float = field(default=1e-4, metadata=NON_NEGATIVE)
+    backbone_lr_scale: float = field(default=1.0, metadata=NON_NEGATIVE)   # paper: 0.1 after unfreezing
+    freeze_backbone_epochs: int = field(default=0, metadata=NON_NEGATIVE)  # paper: 5
+    reg_weight: float = field(default=1.0, metadata=NON_NEGATIVE)
+    label_radius: int = field(default=2, metadata=NON_NEGATIVE)
+    grad_clip: float = field(default=10.0, metadata=NON_NEGATIVE)          # 0 = no clipping
+    seed: int = field(default=0, metadata=NON_NEGATIVE)
+
+
+@dataclass
+class BaselineConfig(Section):
     """Operators of the hand-designed baseline (Ocean: depthwise cross-correlation in both branches)."""
 
+    SECTION: typing.ClassVar[str] = "baseline"
     cls_ops: list = field(default_factory=lambda: ["dw_xcorr"])
     reg_ops: list = field(default_factory=lambda: ["dw_xcorr"])
 
 
 @dataclass
-class RandomSearchConfig:
+class SearchConfig(Section):
+    """BCM bilevel search. Paper: 5 epochs of 6e5 pairs, weight lr 1e-3 -> 1e-4 exponential."""
+
+    SECTION: typing.ClassVar[str] = "search"
+    operators: list = field(default_factory=list)      # empty = every registered operator
+    granularity: str = field(default="channel", metadata=dict(choices=("channel", "operator")))
+    epochs: int = field(default=2, metadata=POSITIVE)
+    pairs_per_epoch: int = field(default=2000, metadata=POSITIVE)
+    batch_size: int = field(default=32, metadata=POSITIVE)
+    lr: float = field(default=1e-3, metadata=dict(min=0))
+    lr_end: float = field(default=1e-4, metadata=dict(min=0))
+    optimizer: str = field(default="adamw", metadata=dict(choices=("adamw", "sgd")))
+    arch_lr: float = field(default=3e-2, metadata=dict(min=0))
+    arch_weight_decay: float = field(default=0.0, metadata=NON_NEGATIVE)
+    unrolled: bool = False            # second-order DARTS approximation
+    warmup_fraction: float = field(default=0.0, metadata=dict(min=0, max=1))  # weights-only steps at the start
+    init: float = 1.0                 # initial manipulator value w
+    tau: float = field(default=1.0, metadata=dict(min=1e-6))
+    noise: bool = False
+    retain: int = field(default=2, metadata=POSITIVE)
+    seed: int = field(default=0, metadata=NON_NEGATIVE)
+
+
+@dataclass
+class RandomSearchConfig(Section):
     """Random-search baseline: k random operators per branch, one retraining per seed."""
 
-    k: int = 2
+    SECTION: typing.ClassVar[str] = "random_search"
+    k: int = field(default=2, metadata=POSITIVE)
     seeds: list = field(default_factory=lambda: [1, 2])
 
 
 @dataclass
-class EvaluateConfig:
+class TrackConfig(Section):
+    """Online hyper-parameters of the Siamese tracker (tune on validation data only; official facts 6)."""
+
+    SECTION: typing.ClassVar[str] = "track"
+    penalty_k: float = field(default=0.15, metadata=NON_NEGATIVE)          # scale/ratio change penalty
+    window_influence: float = field(default=0.4, metadata=dict(min=0, max=1))  # cosine window blend
+    lr: float = field(default=0.2, metadata=dict(min=0, max=1))            # size smoothing rate
+    min_size: float = field(default=4.0, metadata=NON_NEGATIVE)           # smallest box side in pixels
+
+
+@dataclass
+class TuneConfig(Section):
+    """Per-tracker tuning of the online hyper-parameters on the VAL split (official tune_sot.py searches
+    penalty_k in [0.001, 0.2], lr in [0.3, 0.8], window_influence in [0.15, 0.65])."""
+
+    SECTION: typing.ClassVar[str] = "tune"
+    trials: int = field(default=6, metadata=POSITIVE)
+    seed: int = field(default=0, metadata=NON_NEGATIVE)
+    penalty_k: list = field(default_factory=lambda: [0.02, 0.3], metadata=dict(check=_range_pair))
+    window_influence: list = field(default_factory=lambda: [0.2, 0.6], metadata=dict(check=_range_pair))
+    lr: list = field(default_factory=lambda: [0.05, 0.5], metadata=dict(check=_range_pair))
+
+
+@dataclass
+class EvaluateConfig(Section):
     """Settings of the evaluate stage beyond tracking itself (the speed benchmark)."""
 
-    speed_frames: int = 150    # frames timed per tracker
-    speed_repeats: int = 3     # interleaved repeats; the median is kept
+    SECTION: typing.ClassVar[str] = "evaluate"
+    speed_frames: int = field(default=150, metadata=POSITIVE)    # frames timed per tracker
+    speed_repeats: int = field(default=3, metadata=POSITIVE)     # interleaved repeats; the median is kept
 
 
-def _check(value, hint, where: str):
-    """Coerce/validate one value against a type hint; raise ConfigError naming `where`."""
-    origin = typing.get_origin(hint)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    if hint is list or origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return list(value)
-    if hint is tuple or origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return tuple(value)
-    if hint is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    return value
+@dataclass
+class ResourcesConfig(Section):
+    """How a run uses the machine; listed by no DVC stage because it does not change results.
+
+    torch threads + DataLoader workers + other processes must not exceed the cores, or OpenMP stalls make work many
+    times slower: on a 2-core machine keep threads=1, workers=1.
+    """
+
+    SECTION: typing.ClassVar[str] = "resources"
+    threads: int = field(default=1, metadata=POSITIVE)        # torch intra-op threads of every command
+    workers: int = field(default=1, metadata=NON_NEGATIVE)    # DataLoader worker processes
+    device: str = "cpu"                                       # 'cuda' on a GPU machine
+    progress: bool = True                                     # progress bars
+    log_every: int = field(default=2, metadata=POSITIVE)      # search: record potentials every N steps
 
 
-def build(cls, values: dict | None, section: str):
-    """Instantiate dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
-    values = values or {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"params section {section!r} must be a mapping, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"params section {section!r}: unknown key(s) {unknown}; known: {sorted(names)}")
-    kwargs = {k: _check(v, hints[k], f"{section}.{k}") for k, v in values.items()}
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"params section {section!r}: {exc}") from exc
-
-
-def _synthetic_config_class():
-    from .data.synthetic import SyntheticConfig
-
-    return SyntheticConfig
-
-
-SECTIONS = {
-    "model": lambda: ModelConfig,
-    "pairs": lambda: PairConfig,
-    "train": lambda: TrainConfig,
-    "baseline": lambda: BaselineConfig,
-    "search": lambda: SearchConfig,
-    "random_search": lambda: RandomSearchConfig,
-    "track": lambda: TrackConfig,
-    "tune": lambda: TuneConfig,
-    "evaluate": lambda: EvaluateConfig,
-    "data": _synthetic_config_class,
-}
+SECTIONS: dict[str, type] = {cls.SECTION: cls for cls in (
+    SyntheticConfig, CropConfig, PairConfig, ModelConfig, TrainConfig, BaselineConfig, SearchConfig,
+    RandomSearchConfig, TrackConfig, TuneConfig, EvaluateConfig, ResourcesConfig)}
 
 
 @dataclass
 class Params:
     """All sections of params.yaml, typed."""
 
-    model: ModelConfig
+    data: SyntheticConfig
+    crop: CropConfig
     pairs: PairConfig
+    model: ModelConfig
     train: TrainConfig
     baseline: BaselineConfig
     search: SearchConfig
@@ -140,26 +215,35 @@ class Params:
     track: TrackConfig
     tune: TuneConfig
     evaluate: EvaluateConfig
-    data: typing.Any
-    raw: dict
+    resources: ResourcesConfig
 
-    def track_config(self) -> TrackConfig:
-        """Tracking parameters with crop sizes taken from the pair config (one source of truth)."""
-        return dataclasses.replace(self.track, exemplar_size=self.pairs.exemplar_size,
-                                   search_size=self.pairs.search_size, context=self.pairs.context)
+
+def parse_params(raw: dict, where: str = "params") -> Params:
+    """Validate a params mapping (as read from YAML); missing sections take their defaults."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections, got {raw!r}")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {unknown}; known: {sorted(SECTIONS)}")
+    return Params(**{name: build(cls, raw.get(name), name) for name, cls in SECTIONS.items()})
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A YAML mapping from a file; a missing or malformed file raises ConfigError naming it (and the line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"params file not found: {path.resolve()}")
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate params.yaml."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"params file not found: {path}")
-    raw = yaml.safe_load(path.read_text()) or {}
-    unknown = sorted(set(raw) - set(SECTIONS))
-    if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(SECTIONS)}")
-    sections = {name: build(factory(), raw.get(name), name) for name, factory in SECTIONS.items()}
-    return Params(**sections, raw=raw)
+    return parse_params(read_yaml(path), str(path))
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -170,11 +254,15 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def apply_profile(params_path: str | Path, profile_path: str | Path, out_path: str | Path | None = None) -> dict:
-    """Deep-merge a profile file over params.yaml and write the result (default: in place). Returns it."""
-    base = yaml.safe_load(Path(params_path).read_text()) or {}
-    override = yaml.safe_load(Path(profile_path).read_text()) or {}
-    merged = deep_merge(base, override)
-    Path(out_path or params_path).write_text(yaml.safe_dump(merged, sort_keys=False))
-    load_params(out_path or params_path)  # validate
+def merged_profile(params_path: str | Path, profile_path: str | Path) -> dict:
+    """params.yaml with a profile deep-merged over it, validated (nothing is written)."""
+    merged = deep_merge(read_yaml(params_path), read_yaml(profile_path))
+    parse_params(merged, f"{params_path} + {profile_path}")
+    return merged
+
+
+def apply_profile(params_path: str | Path, profile_path: str | Path, out_path: str | Path) -> dict:
+    """Write params.yaml merged with a profile to `out_path` (which may be params.yaml itself). Returns it."""
+    merged = merged_profile(params_path, profile_path)
+    write_text(out_path, yaml.safe_dump(merged, sort_keys=False))
     return merged

@@ -1,7 +1,7 @@
 """Training: schedules, the loss of one batch, the epoch loop with atomic checkpoints and resume, torchrun/DDP.
 
 Threads matter on small CPUs: torch intra-op threads + DataLoader workers must not exceed the cores, or OpenMP
-stalls make steps many times slower. Both are parameters (`threads`, `workers`) and are logged with the history.
+stalls make steps many times slower. Both come from the `resources` section and are logged with the history.
 Multi-process training: launch with `torchrun --nproc_per_node N -m automatch_lib.cli train ...`; each rank
 draws a disjoint share of the pairs, gradients are averaged by DistributedDataParallel and rank 0 writes.
 """
@@ -10,54 +10,19 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from .config import ResourcesConfig, TrainConfig
 from .model.losses import tracking_loss
 from .model.network import SiameseNet, save_checkpoint
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation schedule and resources (the `train` section of params.yaml)."""
-
-    epochs: int = 6
-    pairs_per_epoch: int = 4000
-    batch_size: int = 32
-    optimizer: str = "adamw"          # 'adamw' (CPU default) or 'sgd' (paper: momentum 0.9, wd 1e-4)
-    lr: float = 2e-3
-    lr_end: float = 2e-4
-    warmup_epochs: float = 0.5
-    warmup_lr: float = 2e-4
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    backbone_lr_scale: float = 1.0    # paper: 0.1 after unfreezing
-    freeze_backbone_epochs: int = 0   # paper: 5
-    reg_weight: float = 1.0
-    label_radius: int = 2
-    grad_clip: float = 10.0
-    workers: int = 1
-    threads: int = 1
-    seed: int = 0
-    device: str = "cpu"
-
-
-def configure_threads(threads: int) -> None:
-    """Pin torch intra-op threads and OpenCV threads (one knob, set before any work)."""
-    torch.set_num_threads(max(1, int(threads)))
-    cv2.setNumThreads(1)
-
-
-def _worker_init(_: int) -> None:
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+from .threads import configure_threads, worker_init
 
 
 def seed_everything(seed: int) -> None:
@@ -80,7 +45,7 @@ def make_loader(dataset, batch_size: int, workers: int, shuffle_seed: int | None
     """DataLoader over a PairDataset; a DistributedSampler when torch.distributed is initialised."""
     sampler = DistributedSampler(dataset, shuffle=False) if dist.is_available() and dist.is_initialized() else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, sampler=sampler, num_workers=workers,
-                      worker_init_fn=_worker_init if workers else None, drop_last=True,
+                      worker_init_fn=worker_init if workers else None, drop_last=True,
                       persistent_workers=False)
 
 
@@ -110,6 +75,25 @@ def build_optimizer(model: SiameseNet, cfg: TrainConfig, params=None) -> torch.o
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use 'adamw' or 'sgd'")
 
 
+def weight_step(forward, batch: dict, optimizer: torch.optim.Optimizer, search_size: int, stride: int,
+                cfg: TrainConfig, where: str = "") -> dict:
+    """One update of the network weights on one batch, shared by training and the search's lower level.
+
+    loss = WBCE + reg_weight * IoU (`batch_loss`); backward; clip the gradient norm of the optimizer's parameters to
+    cfg.grad_clip; step. Only the optimizer's parameters move (the search's manipulators are not in it). Returns the
+    loss statistics; a non-finite loss stops training with an error naming `where`.
+    """
+    loss, stats = batch_loss(forward, batch, search_size, stride, cfg)
+    if not math.isfinite(stats["loss/total"]):
+        raise FloatingPointError(f"non-finite loss {stats['loss/total']} {where}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], cfg.grad_clip)
+    optimizer.step()
+    return stats
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr * group.get("lr_scale", 1.0)
@@ -119,21 +103,22 @@ def is_main_process() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
-def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, checkpoint: str | Path | None = None,
-          resume: bool = True, progress: bool = True, extra: dict | None = None) -> dict:
+def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resources: ResourcesConfig,
+          checkpoint: str | Path | None = None, resume: bool = True, extra: dict | None = None) -> dict:
     """Train `model` on `dataset` (a PairDataset) for cfg.epochs; returns the history.
 
     After every epoch the checkpoint (model config + weights + optimizer + history) is written atomically; with
     resume=True an existing checkpoint is loaded and training continues from the next epoch, so an interrupted
     run restarts where it stopped and ends with the same weights as an uninterrupted one.
     """
-    configure_threads(cfg.threads)
+    configure_threads(resources.threads)
     seed_everything(cfg.seed)
-    device = torch.device(cfg.device)
+    device = torch.device(resources.device)
     model.to(device)
     optimizer = build_optimizer(model, cfg)
     world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     history: dict = {"epochs": [], "config": asdict(cfg), "world_size": world}
+    progress = resources.progress
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
@@ -146,7 +131,7 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, checkp
     net = model
     if dist.is_available() and dist.is_initialized():
         net = torch.nn.parallel.DistributedDataParallel(model)
-    loader = make_loader(dataset, cfg.batch_size, cfg.workers)
+    loader = make_loader(dataset, cfg.batch_size, resources.workers)
     steps_per_epoch = len(loader)
     total = cfg.epochs * steps_per_epoch
     for epoch in range(start, cfg.epochs):
@@ -166,14 +151,8 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, checkp
         for i, batch in enumerate(bar):
             lr = lr_at((epoch * steps_per_epoch + i) / max(total, 1), cfg)
             set_lr(optimizer, lr)
-            loss, stats = batch_loss(net, to_device(batch, device), search_size, model.stride, cfg)
-            if not math.isfinite(stats["loss/total"]):
-                raise FloatingPointError(f"non-finite loss {stats['loss/total']} at epoch {epoch + 1} step {i + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            stats = weight_step(net, to_device(batch, device), optimizer, search_size, model.stride, cfg,
+                                where=f"at epoch {epoch + 1} step {i + 1}")
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.set_postfix(loss=f"{stats['loss/total']:.3f}", lr=f"{lr:.1e}")
@@ -183,8 +162,8 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, checkp
         history["epochs"].append(record)
         if progress and is_main_process():
             print(f"epoch {epoch + 1}/{cfg.epochs}: loss {record.get('loss/total', float('nan')):.4f} "
-                  f"({seconds:.1f}s, {record['pairs_per_second']:.0f} pairs/s, threads={cfg.threads}, "
-                  f"workers={cfg.workers})", flush=True)
+                  f"({seconds:.1f}s, {record['pairs_per_second']:.0f} pairs/s, threads={resources.threads}, "
+                  f"workers={resources.workers})", flush=True)
         if checkpoint is not None and is_main_process():
             save_checkpoint(checkpoint, model, optimizer=optimizer.state_dict(), history=history,
                             complete_epochs=epoch + 1, torch_rng=torch.get_rng_state(), **(extra or {}))

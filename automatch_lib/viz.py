@@ -7,15 +7,17 @@ import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .evaluation.metrics import CE_THRESHOLDS, IOU_THRESHOLDS
+from .data.benchmarks import load_benchmark
+from .data.sequence import OTB_ATTRIBUTES
+from .io import atomic_write
 
 
 def plot_ope(results: dict[str, dict], title: str = ""):
     """Success and precision plots of several trackers (legend shows AUC and P@20, as the OTB toolkit)."""
     fig, (ax_s, ax_p) = plt.subplots(1, 2, figsize=(11, 4))
     for name, m in sorted(results.items(), key=lambda kv: -kv[1]["success_auc"]):
-        ax_s.plot(IOU_THRESHOLDS, m["success_curve"], label=f"{name} [{m['success_auc']:.3f}]")
-        ax_p.plot(CE_THRESHOLDS, m["precision_curve"], label=f"{name} [{m['precision_20']:.3f}]")
+        ax_s.plot(m["success_thresholds"], m["success_curve"], label=f"{name} [{m['success_auc']:.3f}]")
+        ax_p.plot(m["precision_thresholds"], m["precision_curve"], label=f"{name} [{m['precision_20']:.3f}]")
     ax_s.set(xlabel="overlap threshold", ylabel="success rate", title=f"Success plot {title}", ylim=(0, 1))
     ax_p.set(xlabel="location error threshold (px)", ylabel="precision", title=f"Precision plot {title}", ylim=(0, 1))
     for ax in (ax_s, ax_p):
@@ -77,16 +79,12 @@ def show_frames(items: list[tuple[str, np.ndarray]], cols: int = 4, size: float 
 
 def save(fig, path: str | Path) -> None:
     """Save a figure (creating folders) and keep it displayed in the notebook."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format=Path(path).suffix[1:]))
 
 
 def attribute_examples(root: str | Path, table, split: str = "test", frames: tuple[float, ...] = (0.0, 0.5, 1.0)):
     """For every attribute column of `table` (attribute_table), frames of the first `split` sequence carrying it,
     with the ground-truth box drawn: [(title, image)], ready for show_frames."""
-    from .data.benchmarks import OTB_ATTRIBUTES, load_benchmark
-
     items = []
     for code in OTB_ATTRIBUTES:
         rows = table[(table["split"] == split) & table[code]]

@@ -49,6 +49,16 @@ def write_moving_sequence(folder: Path, n: int = 12, size: tuple[int, int] = (16
     return boxes
 
 
+def profile_params(dest: Path, profile: str = "smoke") -> Path:
+    """Write params.yaml merged with profiles/<profile>.yaml to `dest` (a folder or a .yaml path); return the file."""
+    from automatch_lib.config import apply_profile
+
+    dest = Path(dest)
+    out = dest if dest.suffix in (".yaml", ".yml") else dest / "params.yaml"
+    apply_profile(REPO / "params.yaml", REPO / "profiles" / f"{profile}.yaml", out)
+    return out
+
+
 @pytest.fixture
 def otb_folder(tmp_path: Path) -> Path:
     """An OTB-layout folder with three short moving-target sequences."""

@@ -1,15 +1,16 @@
 """Binary channel manipulation (paper Sec. 4.2, Eqs. 10-16): the Gumbel-sigmoid straight-through estimator,
 the BCM supernet (gating, potentials, retain), its parameter split in the Siamese network, and the fixed
-matching network that the retrained tracker uses."""
+matching network that the retrained tracker uses, and the registry of matching kinds."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from automatch_lib.model.matching import MatchingNetwork
+from automatch_lib.model.matching import MATCHING_KINDS, MatchingNetwork, build_matching, register_matching
 from automatch_lib.model.network import SiameseNet
 from automatch_lib.operators import OPERATORS
 from automatch_lib.search.bcm import BCMMatching, gumbel_sigmoid
+from automatch_lib.search.darts_cell import DartsMatchingCell
 
 C = 8
 OPS = ["dw_xcorr", "film", "pairwise_relation"]
@@ -300,3 +301,32 @@ def test_matching_network_unknown_operator_names_known_ones():
         assert name in msg
     with pytest.raises(ValueError):
         MatchingNetwork([], C)
+
+
+# --------------------------------------------------------------------------------------------- matching registry
+
+def test_matching_kinds_are_registered_by_the_model_and_the_search_packages():
+    assert {"fixed", "bcm", "bcm_operator", "darts_cell"} <= set(MATCHING_KINDS)
+    assert MATCHING_KINDS["fixed"] is MatchingNetwork
+    assert type(build_matching("fixed", OPS, C)) is MatchingNetwork
+    m = build_matching("bcm", OPS, C)
+    assert type(m) is BCMMatching and m.manipulators.shape == (len(OPS), C)
+    m = build_matching("bcm_operator", OPS, C)
+    assert type(m) is BCMMatching and m.manipulators.shape == (len(OPS), 1)
+    assert type(build_matching("darts_cell", OPS, C)) is DartsMatchingCell
+
+
+def test_build_matching_unknown_kind_lists_the_known_kinds():
+    with pytest.raises(ValueError) as err:
+        build_matching("hypernet", OPS, C)
+    msg = str(err.value)
+    assert "'hypernet'" in msg
+    for kind in MATCHING_KINDS:
+        assert kind in msg
+
+
+def test_a_matching_kind_cannot_be_registered_twice():
+    before = dict(MATCHING_KINDS)
+    with pytest.raises(ValueError, match="'fixed' is registered twice"):
+        register_matching("fixed")(lambda operators, channels: None)
+    assert MATCHING_KINDS == before

@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from automatch_lib.data.benchmarks import BENCHMARKS, list_images, load_benchmark
+from automatch_lib.data.benchmarks import (ALIASES, BENCHMARKS, KNOWN_ATTRIBUTES, LOADERS, benchmark_name, list_images,
+                                          load_benchmark)
+from automatch_lib.data.sequence import OTB_ATTRIBUTES
 from automatch_lib.errors import DataError
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
@@ -379,3 +381,48 @@ def test_real_dtb70():
     (surf,) = load_benchmark("dtb70", root)
     assert surf.name == "Surfing06" and len(surf) == 106 and surf.frames[0].name == "00001.jpg"
     assert surf.boxes[1].tolist() == [722.5, 308, 41, 60]
+
+
+# ---------------------------------------------------------------------------------------------------------- registry
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_benchmark_names() -> set[str]:
+    """Every backticked name in the first column of the README's "name (`--benchmark`)" table."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| name (`--benchmark`)"))
+    names: set[str] = set()
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        names.update(re.findall(r"`([^`]+)`", line.split("|")[1]))
+    return names
+
+
+def test_registry_resolves_every_readme_name():
+    documented = _readme_benchmark_names()
+    assert documented, "README benchmark table not found"
+    for name in documented:
+        assert benchmark_name(name) in LOADERS
+        assert benchmark_name(name.upper()) == benchmark_name(name)
+    assert set(LOADERS) <= documented  # every loader is documented
+    assert all(target in LOADERS for target in ALIASES.values())
+    assert not set(ALIASES) & set(LOADERS)
+    assert BENCHMARKS is LOADERS
+
+
+def test_attribute_codes_extend_otb_from_sequence_module():
+    assert KNOWN_ATTRIBUTES[:len(OTB_ATTRIBUTES)] == OTB_ATTRIBUTES
+    assert len(set(KNOWN_ATTRIBUTES)) == len(KNOWN_ATTRIBUTES)
+
+
+def test_got10k_bad_cover_message_is_plain(tmp_path):
+    seq = tmp_path / "val" / "GOT-10k_Val_000001"
+    frames(seq, range(1, 4), "{:08d}.jpg")
+    gt(seq / "groundtruth.txt", [[1, 2, 10, 8]] * 3)
+    (seq / "cover.label").write_text("1\n12\n3\n")
+    (tmp_path / "val" / "list.txt").write_text("GOT-10k_Val_000001\n")
+    with pytest.raises(DataError) as e:
+        load_benchmark("got10k", tmp_path, split="val")
+    assert str(e.value) == f"{seq / 'cover.label'}:2: cover must be 0..8, found 12"

@@ -1,8 +1,11 @@
 """Bilevel optimisation of the architecture (paper Sec. 4.3, DARTS approximation), the end-to-end search on a
-tiny supernet, the random-search baseline and the DARTS-like matching cell (supplementary ablation)."""
+tiny supernet, genotypes (the random-search baseline, the one parser of architecture specs) and the DARTS-like
+matching cell (supplementary ablation)."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 
 import pytest
 import torch
@@ -10,11 +13,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from automatch_lib.config import ResourcesConfig, SearchConfig, TrainConfig, load_params
+from automatch_lib.errors import ConfigError
+from automatch_lib.experiments.training import plan_runs
+from automatch_lib.model.genotype import Genotype, parse_arch, random_genotypes, search_space
 from automatch_lib.model.network import SiameseNet
 from automatch_lib.operators import OPERATORS
-from automatch_lib.search.bilevel import Architect, SearchConfig, named_split, random_genotypes, run_search
+from automatch_lib.search.bilevel import Architect, named_split, run_search
 from automatch_lib.search.darts_cell import DartsMatchingCell
-from automatch_lib.train import TrainConfig
+from conftest import REPO
 
 C = 8
 
@@ -147,18 +154,19 @@ class FakePairs(Dataset):
 
 
 SEARCH_OPS = list(OPERATORS)
+RESOURCES = ResourcesConfig(threads=1, workers=0, progress=False, log_every=1)
 
 
 def tiny_search(seed=0, unrolled=False, tmp_path=None, warmup_fraction=0.0):
     torch.manual_seed(seed)
     model = SiameseNet(SEARCH_OPS, SEARCH_OPS, backbone="small", channels=C, matching="bcm", head_layers=1)
-    cfg = SearchConfig(operators=SEARCH_OPS, epochs=2, batch_size=2, log_every=1, workers=0, threads=1, seed=seed,
-                       arch_lr=0.05, retain=2, unrolled=unrolled, warmup_fraction=warmup_fraction)
-    base = TrainConfig(workers=0, threads=1, seed=seed)
+    cfg = SearchConfig(operators=SEARCH_OPS, epochs=2, batch_size=2, seed=seed, arch_lr=0.05, retain=2,
+                       unrolled=unrolled, warmup_fraction=warmup_fraction)
+    base = TrainConfig(seed=seed)
     train_set, val_set = FakePairs(4, seed=1), FakePairs(2, seed=2)
     out_json = None if tmp_path is None else tmp_path / "search.json"
-    result = run_search(model, train_set, val_set, search_size=64, cfg=cfg, base=base, out_json=out_json,
-                        progress=False)
+    result = run_search(model, train_set, val_set, search_size=64, cfg=cfg, base=base, resources=RESOURCES,
+                        out_json=out_json)
     return model, result, train_set, out_json
 
 
@@ -221,8 +229,8 @@ def test_run_search_unrolled_runs():
 def test_run_search_rejects_a_fixed_network():
     model = SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=C, head_layers=1)
     with pytest.raises(ValueError, match="supernet"):
-        run_search(model, FakePairs(2), FakePairs(2), 64, SearchConfig(epochs=1, batch_size=2, workers=0),
-                   TrainConfig(workers=0), progress=False)
+        run_search(model, FakePairs(2), FakePairs(2), 64, SearchConfig(epochs=1, batch_size=2), TrainConfig(),
+                   RESOURCES)
 
 
 # --------------------------------------------------------------------------------------------- random search
@@ -231,17 +239,103 @@ def test_random_genotypes():
     ops = list(OPERATORS)
     seeds = [0, 1, 2, 3, 4, 5]
     gens = random_genotypes(ops, 2, seeds)
-    assert [g["seed"] for g in gens] == seeds
+    assert all(isinstance(g, Genotype) for g in gens)
+    assert [g.name for g in gens] == [f"random_{s}" for s in seeds]
     for g in gens:
-        for branch in ("cls", "reg"):
-            assert len(g[branch]) == 2 and len(set(g[branch])) == 2 and set(g[branch]) <= set(ops)
+        for branch in (g.cls, g.reg):
+            assert isinstance(branch, tuple)
+            assert len(branch) == 2 and len(set(branch)) == 2 and set(branch) <= set(ops)
     assert random_genotypes(ops, 2, seeds) == gens
     assert random_genotypes(ops, 2, [3]) == [gens[3]]  # a seed's draw does not depend on the other seeds
-    assert len({(tuple(g["cls"]), tuple(g["reg"])) for g in gens}) > 1
-    assert len({tuple(g["cls"]) for g in gens}) > 1
-    assert any(g["cls"] != g["reg"] for g in gens), "cls and reg draws are not independent"
+    assert len({(g.cls, g.reg) for g in gens}) > 1
+    assert len({g.cls for g in gens}) > 1
+    assert any(g.cls != g.reg for g in gens), "cls and reg draws are not independent"
     for g in random_genotypes(ops, 5, [7]):
-        assert len(set(g["cls"])) == 5 and len(set(g["reg"])) == 5
+        assert len(set(g.cls)) == 5 and len(set(g.reg)) == 5
+
+
+# --------------------------------------------------------------------------------------------- genotypes
+
+def test_genotype_save_load_round_trip_and_byte_identical_resave(tmp_path):
+    g = Genotype(("film", "simple_transformer"), ("pairwise_relation", "film"))
+    g.save(tmp_path / "a.json")
+    assert json.loads((tmp_path / "a.json").read_text()) == {"cls": ["film", "simple_transformer"],
+                                                             "reg": ["pairwise_relation", "film"]}
+    loaded = Genotype.load(tmp_path / "a.json")
+    assert loaded.cls == g.cls and loaded.reg == g.reg and loaded.name == "a"
+    assert Genotype.load(tmp_path / "a.json", name="automatch") == g
+    loaded.save(tmp_path / "b.json")
+    assert (tmp_path / "b.json").read_bytes() == (tmp_path / "a.json").read_bytes()
+    g.save(tmp_path / "a.json")   # rewriting the same operators changes no byte (DVC does not retrain)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert not list(tmp_path.glob("*.tmp"))
+    # the order is the layout of the matching network: a different order is a different genotype
+    assert Genotype(("simple_transformer", "film"), g.reg) != g
+
+
+def test_genotype_rejects_unknown_or_missing_operators_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match=re.escape("cls operators ['film', 'magic']")) as err:
+        Genotype(("film", "magic"), ("film",))
+    for name in OPERATORS:
+        assert name in str(err.value)
+    with pytest.raises(ConfigError, match=re.escape("reg operators []")):
+        Genotype(("film",), ())
+    (tmp_path / "bad.json").write_text('{"cls": ["film"], "reg": ["film"], "extra": 1}')
+    with pytest.raises(ConfigError, match="bad.json: a genotype file holds exactly the keys"):
+        Genotype.load(tmp_path / "bad.json")
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        Genotype.load(tmp_path / "missing.json")
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_params(REPO / "params.yaml")
+
+
+def test_parse_arch_each_spec_form(params, tmp_path):
+    (base,) = parse_arch("baseline", params, name="baseline")
+    assert (base.cls, base.reg, base.name) == (tuple(params.baseline.cls_ops), tuple(params.baseline.reg_ops),
+                                               "baseline")
+    Genotype(("film", "concat"), ("pg_corr", "dw_xcorr")).save(tmp_path / "genotype.json")
+    (found,) = parse_arch(f"genotype:{tmp_path / 'genotype.json'}", params)
+    assert (found.cls, found.reg, found.name) == (("film", "concat"), ("pg_corr", "dw_xcorr"), "automatch")
+    (ops,) = parse_arch("ops:film,simple_transformer/film,pairwise_relation", params, name="mine")
+    assert (ops.cls, ops.reg, ops.name) == (("film", "simple_transformer"), ("film", "pairwise_relation"), "mine")
+    rand = parse_arch("random", params)
+    assert rand == random_genotypes(search_space(params), params.random_search.k, list(params.random_search.seeds))
+    assert [g.name for g in rand] == [f"random_{s}" for s in params.random_search.seeds]
+    assert search_space(params) == list(params.search.operators)
+
+
+@pytest.mark.parametrize("spec", ["", "automatch", "ops:film", "ops:film/dw_xcorr/concat", "genotype", "Baseline"])
+def test_parse_arch_bad_spec_names_it_and_the_forms(params, spec):
+    with pytest.raises(ConfigError) as err:
+        parse_arch(spec, params)
+    msg = str(err.value)
+    assert f"unknown architecture spec {spec!r}" in msg
+    for form in ("baseline", "genotype:<file.json>", "random", "ops:<cls,ops>/<reg,ops>"):
+        assert form in msg
+
+
+def test_parse_arch_unknown_operator_or_missing_file(params, tmp_path):
+    with pytest.raises(ConfigError, match=re.escape("reg operators ['nope']")):
+        parse_arch("ops:film/nope", params)
+    with pytest.raises(FileNotFoundError, match="none.json"):
+        parse_arch(f"genotype:{tmp_path / 'none.json'}", params)
+
+
+def test_plan_runs_one_checkpoint_per_genotype(params, tmp_path):
+    ((g, path),) = plan_runs(params, "baseline", tmp_path / "baseline.pt")
+    assert path == tmp_path / "baseline.pt" and g.name == "baseline"
+    runs = plan_runs(params, "random", tmp_path / "random")
+    assert [p for _, p in runs] == [tmp_path / "random" / f"random_{s}.pt" for s in params.random_search.seeds]
+    assert [g for g, _ in runs] == parse_arch("random", params)
+
+
+def test_plan_runs_random_with_one_seed_still_writes_into_the_folder(params, tmp_path):
+    one = dataclasses.replace(params, random_search=dataclasses.replace(params.random_search, seeds=[1]))
+    runs = plan_runs(one, "random", tmp_path / "random")
+    assert [p for _, p in runs] == [tmp_path / "random" / "random_1.pt"]
 
 
 # --------------------------------------------------------------------------------------------- DARTS-like cell

@@ -1,44 +1,138 @@
-"""params.yaml -> typed config: every section validates, bad values fail loudly, profiles merge, and the
-notebooks, dvc.yaml and params.yaml agree with each other (paths appear once, stages list the params they use)."""
+"""params.yaml -> typed config: every section validates, bad values fail loudly naming `section.key`, profiles merge,
+the validation rules of `validation.Section`, and the notebooks, dvc.yaml and params.yaml agree with each other
+(paths appear once, stages list the params they use)."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
-import shutil
+import typing
+from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 import yaml
 
-from automatch_lib.config import SECTIONS, apply_profile, load_params
+from automatch_lib.config import (SECTIONS, CropConfig, PairConfig, ResourcesConfig, SearchConfig, TrackConfig,
+                                  TrainConfig, apply_profile, load_params, merged_profile, parse_params)
 from automatch_lib.errors import ConfigError
+from automatch_lib.operators import OPERATORS
+from automatch_lib.validation import Section, build
 from conftest import REPO
+
+CROP_KEYS = {"exemplar_size", "search_size", "context"}
+
+
+def _raw_params() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
 
 
 def test_default_params_validate_and_cover_every_section():
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw = _raw_params()
     assert set(raw) == set(SECTIONS)
     p = load_params(REPO / "params.yaml")
-    assert p.pairs.search_size > p.pairs.exemplar_size
-    assert p.track_config().search_size == p.pairs.search_size
+    assert p.crop.search_size > p.crop.exemplar_size
+    assert dataclasses.asdict(p.crop) == raw["crop"]
+    # one crop geometry: the pairs and the tracker no longer carry their own copies
+    for cls in (PairConfig, TrackConfig):
+        assert not CROP_KEYS & {f.name for f in dataclasses.fields(cls)}, cls.__name__
+    assert not hasattr(p, "track_config")
+    # machine settings live in `resources` only
+    for cls in (TrainConfig, SearchConfig):
+        assert not {"workers", "threads", "device", "log_every"} & {f.name for f in dataclasses.fields(cls)}
+    assert dataclasses.asdict(p.resources) == {**dataclasses.asdict(ResourcesConfig()), **raw["resources"]}
+    # the architecture sections only name registered operators
+    for ops in (p.search.operators, p.baseline.cls_ops, p.baseline.reg_ops):
+        assert ops and set(ops) <= set(OPERATORS)
+
+
+def _leaves(tree: dict, prefix: tuple = ()):
+    """(path, value) of every non-mapping value of a nested mapping."""
+    for k, v in tree.items():
+        if isinstance(v, dict) and v:
+            yield from _leaves(v, prefix + (k,))
+        else:
+            yield prefix + (k,), v
+
+
+def _get(tree: dict, path: tuple):
+    for k in path:
+        tree = tree[k]
+    return tree
 
 
 @pytest.mark.parametrize("profile", ["smoke", "paper"])
 def test_profiles_merge_into_valid_params(profile, tmp_path):
-    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
-    apply_profile(tmp_path / "params.yaml", REPO / "profiles" / f"{profile}.yaml")
-    load_params(tmp_path / "params.yaml")
+    raw = _raw_params()
+    override = yaml.safe_load((REPO / "profiles" / f"{profile}.yaml").read_text())
+    before = (REPO / "params.yaml").read_bytes()
+    merged = merged_profile(REPO / "params.yaml", REPO / "profiles" / f"{profile}.yaml")
+    assert (REPO / "params.yaml").read_bytes() == before, "merged_profile must not write"
+    assert set(merged) == set(raw)
+    # every value of the profile ends up in the merged params ...
+    for path, value in _leaves(override):
+        assert _get(merged, path) == value, path
+    # ... and every key the profile does not set keeps params.yaml's value
+    touched = {path for path, _ in _leaves(override)}
+    untouched = [(path, v) for path, v in _leaves(raw) if path not in touched]
+    assert len(untouched) > 20
+    for path, value in untouched:
+        assert _get(merged, path) == value, path
+    p = parse_params(merged)
+    if profile == "smoke":
+        assert (p.crop.exemplar_size, p.crop.search_size) == (32, 64)
+        assert p.resources.workers == 0 and p.resources.log_every == 1
+        assert p.crop.context == raw["crop"]["context"] and p.track.lr == raw["track"]["lr"]
+        assert p.train.lr == raw["train"]["lr"] and p.train.epochs == 1
+    else:
+        assert (p.crop.exemplar_size, p.crop.search_size) == (127, 255)
+        assert (p.resources.workers, p.resources.threads, p.resources.device) == (8, 4, "cuda")
+        assert p.model.backbone == "resnet50_dilated" and p.train.optimizer == "sgd"
+        assert p.tune == load_params(REPO / "params.yaml").tune
+    # apply_profile writes the same merge to `out` (here a copy; params.yaml itself is untouched)
+    out = tmp_path / "merged.yaml"
+    assert apply_profile(REPO / "params.yaml", REPO / "profiles" / f"{profile}.yaml", out) == merged
+    assert yaml.safe_load(out.read_text()) == merged and load_params(out) == p
+    assert (REPO / "params.yaml").read_bytes() == before
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_apply_profile_in_place(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    apply_profile(params, REPO / "profiles" / "smoke.yaml", params)
+    assert load_params(params).crop.search_size == 64
+
+
+def test_a_profile_with_a_bad_value_is_rejected_before_anything_is_written(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("crop: {search_size: 16}\n")  # smaller than exemplar_size 48
+    with pytest.raises(ConfigError, match=r"crop\.search_size = 16 must exceed crop\.exemplar_size = 48"):
+        merged_profile(REPO / "params.yaml", bad)
+    bad.write_text("resources: {threads: 0}\n")
+    with pytest.raises(ConfigError, match=re.escape("resources.threads: expected a value >= 1, got 0")):
+        apply_profile(REPO / "params.yaml", bad, tmp_path / "out.yaml")
+    assert not (tmp_path / "out.yaml").exists()
 
 
 @pytest.mark.parametrize("section,key,value,message", [
-    ("train", "epochs", "many", "train.epochs: expected an integer"),
-    ("train", "lr", True, "train.lr: expected a number"),
-    ("search", "unrolled", "yes", "search.unrolled: expected true/false"),
+    ("train", "epochs", "many", "train.epochs: expected an integer, got 'many'"),
+    ("train", "lr", True, "train.lr: expected a number, got True"),
+    ("search", "unrolled", "yes", "search.unrolled: expected true/false, got 'yes'"),
     ("train", "epochz", 3, "unknown key"),
-    ("pairs", "search_size", 12.5, "pairs.search_size: expected an integer"),
+    ("crop", "search_size", 12.5, "crop.search_size: expected an integer, got 12.5"),
+    ("crop", "context", -0.1, "crop.context: expected a value >= 0, got -0.1"),
+    ("train", "optimizer", "adam", "train.optimizer: expected one of ['adamw', 'sgd'], got 'adam'"),
+    ("search", "granularity", "layer", "search.granularity: expected one of ['channel', 'operator'], got 'layer'"),
+    ("track", "window_influence", 1.5, "track.window_influence: expected a value <= 1, got 1.5"),
+    ("tune", "lr", [0.5, 0.1], "tune.lr = [0.5, 0.1]: expected [low, high] numbers with low <= high"),
+    ("resources", "threads", 0, "resources.threads: expected a value >= 1, got 0"),
+    ("resources", "workers", "two", "resources.workers: expected an integer, got 'two'"),
+    ("resources", "progress", 1, "resources.progress: expected true/false, got 1"),
 ])
 def test_bad_values_raise_config_errors_naming_the_key(tmp_path, section, key, value, message):
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw = _raw_params()
     raw[section][key] = value
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -46,11 +140,91 @@ def test_bad_values_raise_config_errors_naming_the_key(tmp_path, section, key, v
         load_params(path)
 
 
+def test_sections_validate_when_built_in_code_too():
+    with pytest.raises(ConfigError, match=re.escape("crop.exemplar_size: expected a value >= 8, got 4")):
+        CropConfig(exemplar_size=4)
+    with pytest.raises(ConfigError, match=re.escape("crop.search_size = 48 must exceed crop.exemplar_size = 48")):
+        CropConfig(exemplar_size=48, search_size=48)
+    with pytest.raises(ConfigError, match=re.escape("train.batch_size: expected a value >= 1, got 0")):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ConfigError, match=re.escape("train.batch_size: expected a value >= 1, got 0")):
+        dataclasses.replace(TrainConfig(), batch_size=0)
+    assert TrainConfig(lr=1).lr == 1.0 and isinstance(TrainConfig(lr=1).lr, float)
+
+
 def test_unknown_section_is_rejected(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text((REPO / "params.yaml").read_text() + "\nsurprise: {a: 1}\n")
     with pytest.raises(ConfigError, match="surprise"):
         load_params(path)
+
+
+def test_missing_or_malformed_params_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  lr: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: line \d+ not valid YAML"):
+        load_params(bad)
+
+
+# --------------------------------------------------------------------------------------------- validation.Section
+
+def _ordered(value):
+    return None if value[0] <= value[1] else "expected low <= high"
+
+
+@dataclass
+class Demo(Section):
+    SECTION: typing.ClassVar[str] = "demo"
+    mode: str = field(default="a", metadata=dict(choices=("a", "b")))
+    count: int = field(default=2, metadata=dict(min=1, max=5))
+    ratio: float = field(default=0.5, metadata=dict(min=0.0, max=1.0))
+    flag: bool = False
+    span: list = field(default_factory=lambda: [1, 2], metadata=dict(length=2, check=_ordered))
+
+
+@dataclass
+class Unnamed(Section):
+    size: int = 1
+
+
+def test_section_accepts_valid_values_and_coerces_ints_to_floats():
+    d = Demo(mode="b", count=5, ratio=1, flag=True, span=(3, 4))
+    assert d.ratio == 1.0 and isinstance(d.ratio, float)
+    assert d.span == [3, 4] and isinstance(d.span, list)
+    assert Demo(count=np.int64(3)).count == 3 and type(Demo(count=np.int64(3)).count) is int
+    assert build(Demo, {"count": 1}) == Demo(count=1) and build(Demo, None) == Demo()
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(mode="c"), "demo.mode: expected one of ['a', 'b'], got 'c'"),
+    (dict(count=0), "demo.count: expected a value >= 1, got 0"),
+    (dict(count=6), "demo.count: expected a value <= 5, got 6"),
+    (dict(ratio=-0.25), "demo.ratio: expected a value >= 0.0, got -0.25"),
+    (dict(ratio=np.float64(1.5)), "demo.ratio: expected a value <= 1.0, got 1.5"),
+    (dict(count=2.0), "demo.count: expected an integer, got 2.0"),
+    (dict(count=True), "demo.count: expected an integer, got True"),
+    (dict(ratio="half"), "demo.ratio: expected a number, got 'half'"),
+    (dict(flag="no"), "demo.flag: expected true/false, got 'no'"),
+    (dict(mode=3), "demo.mode: expected a string, got 3"),
+    (dict(span="1,2"), "demo.span: expected a list, got '1,2'"),
+    (dict(span=[1, 2, 3]), "demo.span: expected 2 values, got [1, 2, 3]"),
+    (dict(span=[5, 2]), "demo.span = [5, 2]: expected low <= high"),
+])
+def test_section_rules_name_section_key_and_value(kwargs, message):
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        Demo(**kwargs)
+    assert "np." not in str(err.value) and "numpy" not in str(err.value)
+
+
+def test_section_without_a_name_uses_the_class_name_and_build_rejects_unknown_keys():
+    with pytest.raises(ConfigError, match=re.escape("Unnamed.size: expected an integer, got 'x'")):
+        Unnamed(size="x")
+    with pytest.raises(ConfigError, match=re.escape("params section 'demo': unknown key(s) ['colour', 'size']")):
+        build(Demo, {"colour": 1, "size": 2})
+    with pytest.raises(ConfigError, match=re.escape("params section 'demo' must be a mapping, got [1, 2]")):
+        build(Demo, [1, 2])
 
 
 def _notebook_cells(path):
@@ -95,8 +269,12 @@ def test_dvc_stages_pass_only_known_parameters_and_declare_their_notebook():
             if value.startswith(("data/", "models/", "metrics/")) and ":" not in value:
                 declared = [d for d in stage["deps"]] + [next(iter(o)) if isinstance(o, dict) else o
                                                         for o in stage.get("outs", []) + stage.get("metrics", [])]
+                # a dep on a .dvc file stands for the paths that file versions
+                declared += [out["path"] for d in stage["deps"] if d.endswith(".dvc")
+                             for out in yaml.safe_load((REPO / d).read_text())["outs"]]
                 assert any(value == d or value.startswith(d.rstrip("/") + "/") or d.startswith(value)
                            for d in declared), f"stage {name}: path {value} is neither a dep nor an out"
         for entry in stage.get("params", []):
             head = entry.split(".")[0]
             assert head in params, f"stage {name} lists unknown params section {entry}"
+            assert head != "resources", f"stage {name} lists resources (machine settings do not change results)"

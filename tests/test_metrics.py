@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from automatch_lib.data.sequence import OTB_ATTRIBUTES
 from automatch_lib.evaluation.metrics import attribute_scores, iou, sequence_curves, summarize
 
 
@@ -77,6 +78,9 @@ def test_attribute_scores_restrict_to_flagged_sequences():
     assert scores["FM"] == {"auc": 0.0, "sequences": 1}
     assert scores["OCC"]["auc"] == pytest.approx(10 / 21)
     assert "LR" not in scores
+    # over all of OTB's eleven codes: only the flagged ones get a score
+    assert len(OTB_ATTRIBUTES) == 11 and {"OCC", "FM", "LR"} <= set(OTB_ATTRIBUTES)
+    assert attribute_scores(curves, {"a": ("OCC",), "b": ("OCC", "FM")}, OTB_ATTRIBUTES) == scores
 
 
 def test_evaluate_command_writes_results_in_benchmark_convention(otb_folder, tmp_path):
@@ -92,6 +96,6 @@ def test_evaluate_command_writes_results_in_benchmark_convention(otb_folder, tmp
     assert rows.shape == gt.shape
     np.testing.assert_allclose(rows, np.repeat(gt[:1], len(gt), axis=0))   # 1-based like the GT file
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) >= {"success_auc", "precision_20", "sequences"}
+    assert set(metrics) >= {"success_auc", "precision_20", "success_50", "fps", "sequences"}
     assert set(metrics["sequences"]) == {"Seq0", "Seq1", "Seq2"}
     assert 0 < metrics["success_auc"] < 20 / 21

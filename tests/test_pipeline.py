@@ -1,6 +1,8 @@
 """Smoke run of the real DVC pipeline (papermill notebooks) in a temporary copy of the repository, with the smoke
-profile: every stage executes, notebooks hold no errors, metrics are declared, a second `dvc repro` does nothing
-and changing one parameter (through `dvc exp run -S`) reruns only the stages that use it."""
+profile: every stage executes, notebooks hold no errors, metrics are declared and consistent with the result files,
+a second `dvc repro` does nothing, changing one parameter (through `dvc exp run -S`) reruns only the stages that use
+it, changing `resources` reruns nothing, and rerunning the (seeded) search rewrites the genotype byte for byte, so
+nothing is retrained."""
 from __future__ import annotations
 
 import json
@@ -10,21 +12,51 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 
-from automatch_lib.config import apply_profile
+from automatch_lib.config import apply_profile, load_params
+from automatch_lib.data.benchmarks import load_benchmark
+from automatch_lib.model.genotype import Genotype
 from conftest import REPO
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
+TRAINING_STAGES = ("data", "train_baseline", "search", "retrain", "random_search")
+METRIC_KEYS = {"success_auc", "precision_20", "success_50", "fps"}
 
 
-def run(cmd: list[str], cwd: Path, timeout: int = 900) -> str:
+def _run(cmd: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
            "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def run(cmd: list[str], cwd: Path, timeout: int = 900) -> str:
+    """stdout + stderr of a command that must succeed."""
+    proc = _run(cmd, cwd, timeout)
     return proc.stdout + proc.stderr
+
+
+def run_json(cmd: list[str], cwd: Path):
+    """The JSON a command prints on stdout (warnings on stderr do not matter)."""
+    return json.loads(_run(cmd, cwd).stdout)
+
+
+def commit(repo: Path, message: str) -> None:
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message, "--allow-empty"], repo)
+
+
+def assert_up_to_date(repo: Path) -> None:
+    """`dvc status` reports nothing to do and `dvc repro` runs no stage."""
+    status = run_json(["dvc", "status", "--json"], repo)
+    assert status == {}, status
+    again = run(["dvc", "repro"], repo)
+    assert "Running stage" not in again, again[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +69,9 @@ def pipeline_copy(tmp_path_factory) -> Path:
         if (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, dest / rel)
-    apply_profile(dest / "params.yaml", dest / "profiles" / "smoke.yaml")
+    apply_profile(dest / "params.yaml", dest / "profiles" / "smoke.yaml", dest / "params.yaml")
     run(["git", "init", "-q"], dest)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], dest)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "fresh clone"], dest)
+    commit(dest, "fresh clone")
     return dest
 
 
@@ -51,10 +82,12 @@ def reproduced(pipeline_copy) -> tuple[Path, str]:
 
 def test_repro_runs_every_stage_without_notebook_errors(reproduced):
     repo, log = reproduced
-    stages = json.loads(json.dumps(__import__("yaml").safe_load((repo / "dvc.yaml").read_text())["stages"]))
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     for name in stages:
         assert f"Running stage '{name}'" in log
-    for nb in (repo / "reports").glob("*.ipynb"):
+    notebooks = list((repo / "reports").glob("*.ipynb"))
+    assert len(notebooks) >= len(stages)
+    for nb in notebooks:
         for cell in json.loads(nb.read_text())["cells"]:
             for out in cell.get("outputs", []):
                 assert out.get("output_type") != "error", f"{nb.name}: {out.get('ename')}: {out.get('evalue')}"
@@ -63,23 +96,89 @@ def test_repro_runs_every_stage_without_notebook_errors(reproduced):
 
 def test_metrics_are_declared_for_every_tracker(reproduced):
     repo, _ = reproduced
-    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo))
+    p = load_params(repo / "params.yaml")
+    random_names = [f"random_{s}" for s in p.random_search.seeds]
+    trackers = ["static", "baseline", "automatch", *random_names]
+    trained = [t for t in trackers if t != "static"]
+
+    shown = run_json(["dvc", "metrics", "show", "--json"], repo)
     text = json.dumps(shown)
-    for tracker in ("static", "baseline", "automatch", "random_1"):
+    for tracker in trackers:
         assert f'"{tracker}"' in text
+
     metrics = json.loads((repo / "metrics" / "eval.json").read_text())
-    assert 0 <= metrics["baseline"]["success_auc"] <= 1
+    for tracker in trackers:
+        m = metrics[tracker]
+        assert METRIC_KEYS <= set(m), (tracker, sorted(m))
+        assert 0 <= m["success_auc"] <= 1 and 0 <= m["precision_20"] <= 1 and 0 <= m["success_50"] <= 1, m
+        assert m["fps"] > 0, m
+    for tracker in trained:
+        # a trained tracker that scores exactly the static box's AUC never left the first box
+        assert metrics[tracker]["success_auc"] != metrics["static"]["success_auc"], tracker
+    assert (repo / "models" / "random").is_dir()
+    assert sorted(c.stem for c in (repo / "models" / "random").glob("*.pt")) == sorted(random_names)
+
+    # one result file per tracker and test sequence, one x,y,w,h row per frame
+    sequences = load_benchmark("otb", repo / "data" / "synthetic" / "test")
+    assert len(sequences) == yaml.safe_load((repo / "params.yaml").read_text())["data"]["n_sequences"]["test"]
+    for tracker in trackers:
+        folder = repo / "results" / "synthetic" / tracker
+        assert sorted(f.stem for f in folder.glob("*.txt")) == sorted(s.name for s in sequences), tracker
+        for seq in sequences:
+            rows = np.loadtxt(folder / f"{seq.name}.txt", delimiter=",", ndmin=2)
+            assert rows.shape == (len(seq), 4), (tracker, seq.name, rows.shape)
+            assert np.isfinite(rows).all()
+            np.testing.assert_allclose(rows[0], seq.boxes[0], atol=0.01)   # every tracker starts at the GT box
+
+    # the search's genotype: the retained operators of each branch, as search.json reports them
     search = json.loads((repo / "metrics" / "search.json").read_text())
-    assert len(search["retained"]["cls"]) == len(search["retained"]["reg"]) == 2
+    assert len(search["retained"]["cls"]) == len(search["retained"]["reg"]) == p.search.retain == 2
+    genotype = Genotype.load(repo / "models" / "genotype.json")
+    assert len(genotype.cls) == len(genotype.reg) == 2
+    assert list(genotype.cls) == search["retained"]["cls"] and list(genotype.reg) == search["retained"]["reg"]
 
 
 def test_second_repro_does_nothing_and_one_param_reruns_only_its_stages(reproduced):
     repo, _ = reproduced
     again = run(["dvc", "repro"], repo)
     assert "Running stage" not in again
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "repro"], repo)
+    commit(repo, "repro")
     exp = run(["dvc", "exp", "run", "-S", "track.lr=0.35"], repo)
     assert "Running stage 'evaluate'" in exp
-    for other in ("data", "train_baseline", "search", "retrain", "random_search"):
+    for other in TRAINING_STAGES:
         assert f"Running stage '{other}'" not in exp
+    commit(repo, "track.lr=0.35")
+
+
+def test_changing_resources_runs_no_stage(reproduced):
+    repo, _ = reproduced
+    run(["dvc", "repro"], repo)           # whatever the previous tests left, start from an up-to-date pipeline
+    params = repo / "params.yaml"
+    original = params.read_text()
+    try:
+        raw = yaml.safe_load(original)
+        assert raw["resources"]["threads"] != 2
+        raw["resources"]["threads"] = 2
+        raw["resources"]["progress"] = not raw["resources"]["progress"]
+        params.write_text(yaml.safe_dump(raw, sort_keys=False))
+        assert load_params(params).resources.threads == 2
+        assert_up_to_date(repo)
+    finally:
+        params.write_text(original)
+
+
+def test_rerunning_the_search_rewrites_the_same_genotype_and_retrains_nothing(reproduced):
+    repo, _ = reproduced
+    run(["dvc", "repro"], repo)
+    genotype = repo / "models" / "genotype.json"
+    before = genotype.read_bytes()
+    trained = {c: c.read_bytes() for c in [repo / "models" / "automatch.pt", repo / "models" / "baseline.pt",
+                                           *sorted((repo / "models" / "random").glob("*.pt"))]}
+    log = run(["dvc", "repro", "-f", "-s", "search"], repo)
+    assert "Running stage 'search'" in log
+    for other in ("data", "train_baseline", "retrain", "random_search", "evaluate"):
+        assert f"Running stage '{other}'" not in log
+    assert genotype.read_bytes() == before, "the seeded search retained different operators"
+    assert_up_to_date(repo)
+    for path, data in trained.items():
+        assert path.read_bytes() == data, f"{path.name} was rewritten"

@@ -3,16 +3,23 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from automatch_lib.data import sources
-from automatch_lib.data.sequence import read_boxes, read_image
-from automatch_lib.data.synthetic import (ATTRIBUTES, SyntheticConfig, attribute_table, box_stats,
-                                          generate_benchmark, thresholds, verify_attributes)
+from automatch_lib.data.sequence import OTB_ATTRIBUTES, read_boxes, read_image
+from automatch_lib.data.sources import collect, debian
+from automatch_lib.data.synthetic.analysis import attribute_table, box_stats
+from automatch_lib.data.synthetic.config import SyntheticConfig
+from automatch_lib.data.synthetic.effects import EFFECTS
+from automatch_lib.data.synthetic.generate import generate_benchmark
+from automatch_lib.data.synthetic.verify import thresholds, verify_arrays, verify_attributes
 from automatch_lib.errors import ConfigError, DataError
+from automatch_lib.validation import build
 
 W, H, T = 160, 120, 20
 DEBIAN_CACHE = Path(__file__).resolve().parents[1] / "data" / "cache" / "debian"
@@ -75,8 +82,8 @@ def test_flagged_attributes_hold_and_unflagged_do_not(bench):
 def test_every_attribute_appears_in_test_split(bench):
     root, manifest = bench
     seen = set().union(*(flags_of(s) for s in seq_dirs(root, "test")))
-    assert seen == set(ATTRIBUTES)
-    assert all(manifest["attribute_counts"]["test"][a] >= 1 for a in ATTRIBUTES)
+    assert seen == set(OTB_ATTRIBUTES)
+    assert all(manifest["attribute_counts"]["test"][a] >= 1 for a in OTB_ATTRIBUTES)
 
 
 def test_boxes_valid_and_inside_image(bench):
@@ -174,12 +181,52 @@ def test_config_errors_name_the_field(field, value):
         SyntheticConfig(**{field: value})
 
 
-def test_config_from_dict():
-    cfg = SyntheticConfig.from_dict({"frame_size": [200, 150], "attributes": ["IV", "SV"],
-                                     "attrs_per_sequence": [1, 2]})
-    assert cfg.frame_size == (200, 150) and cfg.attributes == ("IV", "SV")
+@pytest.mark.parametrize("values,message", [
+    ({"frame_size": [10, 10]}, "data.frame_size = (10, 10)"),
+    ({"attributes": ["IV", "XX"]}, "data.attributes = ('IV', 'XX')"),
+    ({"attributes": ["IV", "IV"]}, "data.attributes = ('IV', 'IV')"),
+    ({"seed": -3}, "data.seed: expected a value >= 0, got -3"),
+    ({"n_sequences": {"test": -1}}, "data.n_sequences = {'test': -1}"),
+    ({"attrs_per_sequence": [1, 3], "attributes": ["IV", "SV"]}, "data.attrs_per_sequence = (1, 3)"),
+    ({"frame_size": [100, 80]}, "data.frame_size = (100, 80): too small for LR"),
+    ({"use_debian": "yes"}, "data.use_debian: expected true/false, got 'yes'"),
+])
+def test_config_errors_name_the_key_and_the_value(values, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build(SyntheticConfig, values)
+
+
+def test_config_from_params_mapping():
+    cfg = build(SyntheticConfig, {"frame_size": [200, 150], "attributes": ["IV", "SV"], "attrs_per_sequence": [1, 2],
+                                  "n_sequences": {"test": 5}})
+    assert cfg.frame_size == (200, 150) and cfg.attributes == ("IV", "SV") and cfg.attrs_per_sequence == (1, 2)
+    assert cfg.n_sequences == {"train": 0, "val": 0, "test": 5}, "missing splits get 0 sequences"
+    small_without_lr = build(SyntheticConfig, {"frame_size": [100, 80], "attributes": ["IV", "SV", "OCC"]})
+    assert small_without_lr.frame_size == (100, 80)
     with pytest.raises(ConfigError, match="bogus"):
-        SyntheticConfig.from_dict({"bogus": 1})
+        build(SyntheticConfig, {"bogus": 1})
+
+
+def test_effect_registry_covers_the_otb_attributes():
+    assert tuple(EFFECTS) == OTB_ATTRIBUTES, "one effect per OTB attribute, in OTB's order"
+    for code, effect in EFFECTS.items():
+        assert effect.code == code and effect.definition and effect.mechanism
+    assert SyntheticConfig().attributes == tuple(EFFECTS)
+
+
+def test_verification_measures_every_registered_attribute(bench):
+    root, _ = bench
+    seq = seq_dirs(root, "test")[0]
+    log = json.loads((seq / "log.json").read_text())
+    assert tuple(verify_arrays(read_boxes(seq / "groundtruth_rect.txt"), log)) == tuple(EFFECTS)
+
+
+def test_manifest_format(bench):
+    root, manifest = bench
+    text = (root / "manifest.json").read_text()
+    assert json.loads(text) == manifest
+    assert text == json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    assert not list(root.rglob("*.tmp")), "atomic writes leave no temporary files"
 
 
 def test_thresholds_scale_with_frame_size():
@@ -192,9 +239,9 @@ def test_thresholds_scale_with_frame_size():
 def test_tables(bench):
     root, _ = bench
     df = attribute_table(root, verify=True)
-    assert len(df) == 16 and set(ATTRIBUTES) <= set(df.columns)
+    assert len(df) == 16 and set(OTB_ATTRIBUTES) <= set(df.columns)
     test = df[df.split == "test"]
-    for a in ATTRIBUTES:
+    for a in OTB_ATTRIBUTES:
         assert (test[a] == test[f"{a}_verified"]).all()
     bs = box_stats(root)
     assert len(bs) == 16 * T
@@ -202,9 +249,9 @@ def test_tables(bench):
 
 
 def test_debian_failure_falls_back_to_pypi_with_warning(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources.shutil, "which", lambda name: None)
+    monkeypatch.setattr(debian.shutil, "which", lambda name: None)
     with pytest.warns(UserWarning, match="differ"):
-        pool = sources.collect_sources(tmp_path / "cache", use_debian=True, seed=0)
+        pool = collect.collect_sources(tmp_path / "cache", use_debian=True, seed=0)
     assert not pool.used_debian and pool.warnings
     assert all(p["kind"] == "pypi" for p in pool.packages)
     assert all(o.rgba.ndim == 3 and o.rgba.shape[2] == 4 for o in pool.objects)
@@ -213,7 +260,7 @@ def test_debian_failure_falls_back_to_pypi_with_warning(tmp_path, monkeypatch):
 @pytest.mark.skipif(not (DEBIAN_CACHE / "tuxpaint-stamps-default.json").is_file(),
                     reason="Debian photo cache not fetched (data/cache/debian)")
 def test_debian_sources_have_exact_alpha_cutouts():
-    pool = sources.collect_sources(DEBIAN_CACHE, use_debian=True, seed=0)
+    pool = collect.collect_sources(DEBIAN_CACHE, use_debian=True, seed=0)
     assert pool.used_debian
     tux = [o for o in pool.objects if o.source.startswith("debian:tuxpaint-stamps-default=")]
     assert len(tux) >= 100
@@ -225,3 +272,52 @@ def test_debian_sources_have_exact_alpha_cutouts():
     assert "tuxpaint-stamps-default" in pk and all(pk.values())
     groups = [set(pool.splits[s].groups) for s in ("train", "val", "test")]
     assert not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
+
+
+def _fake_deb(tmp_path: Path, package: str) -> Path:
+    """A tiny .deb laid out like tuxpaint-stamps-default: a stamp, a sound file (pruned) and a copyright file."""
+    pkg = tmp_path / "pkg"
+    files = {"DEBIAN/control": f"Package: {package}\nVersion: 1:2.0-test\nArchitecture: all\n"
+                               "Maintainer: t <t@example.org>\nDescription: test\n",
+             "usr/share/tuxpaint/stamps/animals/cat.png": "png",
+             "usr/share/tuxpaint/sounds/cat.wav": "wav",
+             f"usr/share/doc/{package}/copyright": "c"}
+    for rel, text in files.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    deb = tmp_path / f"{package}_2.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", str(pkg), str(deb)], check=True, capture_output=True)
+    return deb
+
+
+@pytest.mark.skipif(any(shutil.which(t) is None for t in ("apt-get", "dpkg", "dpkg-deb")),
+                    reason="needs apt-get, dpkg and dpkg-deb")
+def test_debian_package_is_unpacked_pruned_and_cached(tmp_path):
+    package = debian.TUXPAINT
+    cache = tmp_path / "cache"
+    (cache / "debs").mkdir(parents=True)
+    shutil.copy(_fake_deb(tmp_path, package), cache / "debs")
+    (cache / package / "stale").mkdir(parents=True)  # an older unpacked tree is replaced
+    root, version = debian.fetch_debian_package(package, cache)
+    assert version == "1:2.0-test" and root == cache / package
+    kept = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert kept == [f"usr/share/doc/{package}/copyright", "usr/share/tuxpaint/stamps/animals/cat.png"]
+    assert json.loads((cache / f"{package}.json").read_text())["version"] == version
+    assert not list((cache / "debs").iterdir()), "the .deb is deleted once unpacked"
+    assert sorted(p.name for p in cache.iterdir()) == ["debs", package, f"{package}.json"]
+    assert debian.fetch_debian_package(package, cache) == (root, version), "reused from the cache"
+
+
+@pytest.mark.skipif(any(shutil.which(t) is None for t in ("apt-get", "dpkg", "dpkg-deb")),
+                    reason="needs apt-get, dpkg and dpkg-deb")
+def test_debian_unpack_failure_leaves_no_partial_tree(tmp_path, monkeypatch):
+    package = debian.TUXPAINT
+    cache = tmp_path / "cache"
+    (cache / "debs").mkdir(parents=True)
+    shutil.copy(_fake_deb(tmp_path, package), cache / "debs")
+    real_run = debian._run
+    monkeypatch.setattr(debian, "_run", lambda cmd, **kw: real_run(["false"]) if cmd[:2] == ["dpkg", "-x"]
+                        else real_run(cmd, **kw))
+    with pytest.raises(DataError, match="dpkg -x"):
+        debian.fetch_debian_package(package, cache)
+    assert sorted(p.name for p in cache.iterdir()) == ["debs"]

@@ -1,19 +1,29 @@
-"""The tracker's geometry and update logic on a synthetic moving target, and its input checks."""
+"""The tracker's geometry and update logic on a synthetic moving target, its input checks, the tracker registry
+and rebuilding a tracker from a checkpoint alone."""
 from __future__ import annotations
+
+import dataclasses
+import re
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
+from automatch_lib.config import CropConfig, TrackConfig
 from automatch_lib.data.benchmarks import load_benchmark
-from automatch_lib.errors import BoxError
+from automatch_lib.data.sequence import check_box_in_image
+from automatch_lib.errors import BoxError, ConfigError
 from automatch_lib.evaluation.metrics import iou
 from automatch_lib.evaluation.ope import run_sequence
-from automatch_lib.model.losses import grid_centers
-from automatch_lib.model.network import SiameseNet
-from automatch_lib.tracker import SiameseTracker, StaticTracker, TrackConfig
+from automatch_lib.geometry import grid_centers
+from automatch_lib.model.network import SiameseNet, save_checkpoint
+from automatch_lib.trackers import TRACKERS, Tracker, make_tracker
+from automatch_lib.trackers.siamese import SiameseTracker
+from automatch_lib.trackers.static import StaticTracker
 from conftest import write_moving_sequence
+
+CROP = CropConfig()   # 48 / 96, context 0.5
 
 
 class OracleNet(torch.nn.Module):
@@ -64,7 +74,7 @@ class OracleNet(torch.nn.Module):
 def test_tracker_follows_a_moving_target(tmp_path, speed):
     gt = write_moving_sequence(tmp_path / "Mover", n=25, size=(200, 150), seed=3, speed=speed)
     seq = load_benchmark("otb", tmp_path)[0]
-    tracker = SiameseTracker(OracleNet(), TrackConfig(window_influence=0.2, lr=0.3))
+    tracker = SiameseTracker(OracleNet(), TrackConfig(window_influence=0.2, lr=0.3), CROP)
     boxes, _ = run_sequence(tracker, seq)
     overlaps = iou(boxes - [1, 1, 0, 0], gt)
     assert overlaps.min() > 0.6, overlaps.round(2)
@@ -76,7 +86,7 @@ def test_untrained_network_gives_finite_boxes_inside_the_image(tmp_path):
     write_moving_sequence(tmp_path / "A", n=6, size=(160, 120))
     seq = load_benchmark("otb", tmp_path)[0]
     torch.manual_seed(0)
-    tracker = SiameseTracker(SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=8), TrackConfig())
+    tracker = SiameseTracker(SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=8), TrackConfig(), CROP)
     boxes, _ = run_sequence(tracker, seq)
     assert np.isfinite(boxes).all() and (boxes[:, 2:] > 0).all()
     centres = boxes[:, :2] + boxes[:, 2:] / 2
@@ -87,12 +97,84 @@ def test_untrained_network_gives_finite_boxes_inside_the_image(tmp_path):
 def test_initial_box_outside_the_image_or_degenerate_is_rejected(box):
     image = np.zeros((120, 160, 3), np.uint8)
     for tracker in (StaticTracker(), SiameseTracker(SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=8),
-                                                    TrackConfig())):
+                                                    TrackConfig(), CROP)):
         with pytest.raises(BoxError, match="initial box"):
             tracker.init(image, box)
 
 
 def test_grayscale_2d_image_is_rejected_with_a_clear_message():
-    tracker = SiameseTracker(SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=8), TrackConfig())
+    tracker = SiameseTracker(SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=8), TrackConfig(), CROP)
     with pytest.raises(ValueError, match="H x W x 3 uint8"):
         tracker.init(np.zeros((120, 160), np.uint8), [10, 10, 20, 20])
+
+
+@pytest.mark.parametrize("box,message", [
+    (np.array([200.0, 10.0, 20.0, 20.0]), "initial box: box [200.0, 10.0, 20.0, 20.0] lies outside the 160x120 image"),
+    (np.array([10.0, 10.0, 0.0, 5.0]), "initial box: box [10.0, 10.0, 0.0, 5.0] has non-positive size"),
+    (np.array([10.0, np.nan, 3.0, 5.0]), "initial box: box [10.0, nan, 3.0, 5.0] has a non-finite value"),
+    ([np.float32(1.5), np.int64(2), 0, 4], "initial box: box [1.5, 2.0, 0.0, 4.0] has non-positive size"),
+])
+def test_box_errors_print_plain_numbers(box, message):
+    with pytest.raises(BoxError) as err:
+        check_box_in_image(box, (120, 160, 3), "initial box")
+    assert str(err.value) == message
+    assert "np." not in str(err.value) and "float64" not in str(err.value)
+
+
+# --------------------------------------------------------------------------------------------- registry
+
+def test_tracker_registry_holds_siamese_and_static():
+    assert {"siamese", "static"} <= set(TRACKERS)
+    static = make_tracker("static")
+    assert isinstance(static, StaticTracker) and isinstance(static, Tracker) and static.name == "static"
+    assert make_tracker("static", name="fixed box").name == "fixed box"
+    assert isinstance(SiameseTracker(SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=8), TrackConfig(), CROP),
+                      Tracker)
+
+
+def test_unknown_tracker_kind_names_the_known_ones():
+    with pytest.raises(ConfigError) as err:
+        make_tracker("nope")
+    msg = str(err.value)
+    assert "'nope'" in msg
+    for kind in TRACKERS:
+        assert kind in msg
+
+
+def test_siamese_tracker_needs_a_checkpoint():
+    with pytest.raises(ConfigError, match="needs a checkpoint"):
+        make_tracker("siamese")
+
+
+def test_tracker_is_rebuilt_from_a_checkpoint_alone(tmp_path):
+    torch.manual_seed(0)
+    net = SiameseNet(["film"], ["dw_xcorr", "concat"], channels=8)
+    crop = CropConfig(exemplar_size=32, search_size=64, context=0.4)
+    tuned = TrackConfig(penalty_k=0.05, window_influence=0.3, lr=0.4)
+    save_checkpoint(tmp_path / "tuned.pt", net, crop=dataclasses.asdict(crop), track=dataclasses.asdict(tuned))
+    save_checkpoint(tmp_path / "plain.pt", net, crop=dataclasses.asdict(crop))
+
+    t = make_tracker("siamese", tmp_path / "tuned.pt")
+    assert isinstance(t, SiameseTracker) and t.name == "tuned"
+    assert t.crop == crop and t.cfg == tuned          # the checkpoint's own tuned settings
+    assert t.settings() == {"crop": dataclasses.asdict(crop), "track": dataclasses.asdict(tuned)}
+    for a, b in zip(net.state_dict().values(), t.model.state_dict().values()):
+        assert torch.equal(a, b)
+    given = TrackConfig(lr=0.1)
+    t = SiameseTracker.from_checkpoint(tmp_path / "tuned.pt", track=given)
+    assert t.cfg == given and t.crop == crop          # an explicit setting wins over the checkpoint's
+    t = make_tracker("siamese", tmp_path / "plain.pt", name="mine")
+    assert t.cfg == TrackConfig() and t.crop == crop and t.name == "mine"
+
+    # the same frames give the same boxes through the registry and through the constructor
+    write_moving_sequence(tmp_path / "seqs" / "A", n=6, size=(160, 120))
+    seq = load_benchmark("otb", tmp_path / "seqs")[0]
+    a, _ = run_sequence(make_tracker("siamese", tmp_path / "plain.pt"), seq)
+    b, _ = run_sequence(SiameseTracker(net, TrackConfig(), crop), seq)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_without_crop_geometry_is_rejected(tmp_path):
+    save_checkpoint(tmp_path / "old.pt", SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=8))
+    with pytest.raises(ValueError, match=re.escape("old.pt: the checkpoint does not record its crop geometry")):
+        make_tracker("siamese", tmp_path / "old.pt")

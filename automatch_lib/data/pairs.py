@@ -1,82 +1,20 @@
-"""Template/search crops and training pairs.
+"""Training pairs: template/search crops of the same object (or of different objects, negatives), augmented.
 
-Crop geometry (SiamFC/Ocean convention): for a target of size (w, h) the template side in source pixels is
-s_z = sqrt((w + p)(h + p)) with p = context * (w + h), resized to `exemplar_size`; the search side is
-s_x = s_z * search_size / exemplar_size, resized to `search_size`. The same `crop` serves training and tracking.
-Pixels outside the image are filled with the image's mean colour.
-
-Training pairs follow the official recipe (facts 5): template shift/scale jitter, search shift/scale jitter,
-colour jitter, optional blur/grey/flip, a fraction of negative pairs (different objects). Every sample is drawn
-from its own RNG seeded by (seed, epoch, index), so results do not depend on the number of DataLoader workers.
+Pairs follow the official recipe (facts 5): template shift/scale jitter, search shift/scale jitter, colour jitter,
+optional blur/grey/flip, a fraction of negative pairs (different objects). Crops use the geometry the tracker uses
+(`automatch_lib.geometry`). Every sample is drawn from its own RNG seeded by (seed, epoch, index), so results do not
+depend on the number of DataLoader workers.
 """
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..config import CropConfig, PairConfig
+from ..geometry import context_size, crop, to_tensor, transform_box
 from .sequence import Sequence
-
-
-@dataclass
-class PairConfig:
-    """Crop sizes and augmentation of training pairs (the `pairs` section of params.yaml)."""
-
-    exemplar_size: int = 48
-    search_size: int = 96
-    context: float = 0.5
-    frame_range: int = 30
-    template_shift: float = 2.0       # px in the template crop
-    template_scale: float = 0.05      # relative, per axis
-    search_shift: float = 24.0        # px in the search crop
-    search_scale: float = 0.18        # relative, per axis
-    color_jitter: float = 0.1         # brightness/contrast amplitude
-    blur_prob: float = 0.1
-    gray_prob: float = 0.05
-    flip_prob: float = 0.0
-    negative_prob: float = 0.2
-    still_weight: float = 0.2         # probability of drawing a still-image sample when stills exist
-    # real training sets mixed in when present, e.g. {benchmark: got10k, root: data/benchmarks/GOT-10k,
-    # split: train, weight: 2.0, frame_range: 100}; weight is relative to the embedded videos (weight 1)
-    extra_sources: list = field(default_factory=list)
-
-
-def context_size(w: float, h: float, context: float) -> float:
-    """Template side in source pixels: sqrt((w + p)(h + p)), p = context * (w + h)."""
-    p = context * (w + h)
-    return math.sqrt((w + p) * (h + p))
-
-
-def crop(image: np.ndarray, center: tuple[float, float], side: tuple[float, float], out_size: int,
-         pad_value: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Crop a (side_w x side_h) source region centred at `center`, resized to out_size x out_size.
-
-    Returns the crop (out, out, 3) uint8 and the 2x3 affine matrix mapping source -> crop pixels.
-    """
-    sx, sy = out_size / side[0], out_size / side[1]
-    matrix = np.array([[sx, 0.0, out_size / 2 - sx * center[0]],
-                       [0.0, sy, out_size / 2 - sy * center[1]]], dtype=np.float64)
-    if pad_value is None:
-        pad_value = image.reshape(-1, 3).mean(axis=0)
-    out = cv2.warpAffine(image, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in pad_value))
-    return out, matrix
-
-
-def transform_box(box_xywh: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """x, y, w, h box in source pixels -> x1, y1, x2, y2 in crop pixels (axis-aligned affine)."""
-    x, y, w, h = box_xywh
-    return np.array([matrix[0, 0] * x + matrix[0, 2], matrix[1, 1] * y + matrix[1, 2],
-                     matrix[0, 0] * (x + w) + matrix[0, 2], matrix[1, 1] * (y + h) + matrix[1, 2]])
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """H x W x 3 uint8 -> (3, H, W) float32 in 0..255 (the network normalises)."""
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
 
 
 class PairDataset(Dataset):
@@ -86,7 +24,7 @@ class PairDataset(Dataset):
     x2, y2 in crop pixels, negative () bool). `set_epoch(e)` changes the draw for a new epoch.
     """
 
-    def __init__(self, sequences: list[Sequence], cfg: PairConfig, length: int, seed: int = 0,
+    def __init__(self, sequences: list[Sequence], cfg: PairConfig, crop_cfg: CropConfig, length: int, seed: int = 0,
                  stills: list[Sequence] | None = None,
                  extra: list[tuple[list[Sequence], float, int]] | None = None):
         """sequences: embedded videos (weight 1, cfg.frame_range); stills: single images; extra: further video
@@ -101,7 +39,7 @@ class PairDataset(Dataset):
             raise ValueError("PairDataset needs at least one sequence with two valid frames or one still")
         weights = np.array([w for _, w, _ in self.groups])
         self.group_p = weights / weights.sum() if len(weights) else weights
-        self.cfg, self.length, self.seed, self.epoch = cfg, length, seed, 0
+        self.cfg, self.crop, self.length, self.seed, self.epoch = cfg, crop_cfg, length, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -127,7 +65,7 @@ class PairDataset(Dataset):
         image = seq.image(frame)
         box = seq.boxes[frame] - np.array([seq.origin, seq.origin, 0, 0])
         x, y, w, h = box
-        side = context_size(w, h, self.cfg.context) * out_size / self.cfg.exemplar_size
+        side = context_size(w, h, self.crop.context) * out_size / self.crop.exemplar_size
         sides = side * (1 + rng.uniform(-scale, scale, size=2))
         center = np.array([x + w / 2, y + h / 2]) + rng.uniform(-shift, shift, size=2) * sides / out_size
         patch, matrix = crop(image, tuple(center), tuple(sides), out_size)
@@ -146,7 +84,7 @@ class PairDataset(Dataset):
         return out
 
     def __getitem__(self, index: int) -> dict:
-        cfg = self.cfg
+        cfg, size = self.cfg, self.crop
         rng = np.random.default_rng([self.seed, self.epoch, index])
         seq, t, s = self._pick(rng)
         negative = bool(rng.random() < cfg.negative_prob) and len(self.videos) + len(self.stills) > 1
@@ -158,15 +96,15 @@ class PairDataset(Dataset):
             search_seq, s = other, int(np.flatnonzero(other.valid)[rng.integers(other.valid.sum())])
         else:
             search_seq = seq
-        template, t_box = self._sample_crop(seq, t, cfg.exemplar_size, cfg.template_shift, cfg.template_scale, rng)
-        search, s_box = self._sample_crop(search_seq, s, cfg.search_size, cfg.search_shift, cfg.search_scale, rng)
+        template, t_box = self._sample_crop(seq, t, size.exemplar_size, cfg.template_shift, cfg.template_scale, rng)
+        search, s_box = self._sample_crop(search_seq, s, size.search_size, cfg.search_shift, cfg.search_scale, rng)
         gray = rng.random() < cfg.gray_prob
         template = self._photometric(template, rng, gray, rng.random() < cfg.blur_prob)
         search = self._photometric(search, rng, gray, rng.random() < cfg.blur_prob)
         if rng.random() < cfg.flip_prob:
             template, search = template[:, ::-1], search[:, ::-1]
-            t_box = np.array([cfg.exemplar_size - t_box[2], t_box[1], cfg.exemplar_size - t_box[0], t_box[3]])
-            s_box = np.array([cfg.search_size - s_box[2], s_box[1], cfg.search_size - s_box[0], s_box[3]])
+            t_box = np.array([size.exemplar_size - t_box[2], t_box[1], size.exemplar_size - t_box[0], t_box[3]])
+            s_box = np.array([size.search_size - s_box[2], s_box[1], size.search_size - s_box[0], s_box[3]])
         return {"template": to_tensor(template), "search": to_tensor(search),
                 "template_box": torch.tensor(t_box, dtype=torch.float32),
                 "search_box": torch.tensor(s_box, dtype=torch.float32),

@@ -14,9 +14,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import DataError
+from ..errors import BoxError, DataError
 
 _SEPARATORS = re.compile(r"[,\t; ]+")
+
+# OTB's eleven attribute codes (TB-100, Wu et al. TPAMI 2015), in the order of the paper's tables: illumination
+# variation, scale variation, occlusion, deformation, motion blur, fast motion, in-plane rotation, out-of-plane
+# rotation, out of view, background clutter, low resolution.
+OTB_ATTRIBUTES = ("IV", "SV", "OCC", "DEF", "MB", "FM", "IPR", "OPR", "OV", "BC", "LR")
 
 
 @dataclass
@@ -151,14 +156,12 @@ def polygon_to_box(poly: np.ndarray) -> np.ndarray:
 
 def check_box_in_image(box: np.ndarray, shape: tuple[int, ...], where: str = "") -> None:
     """Raise BoxError unless box (x, y, w, h, 0-based) has positive size and overlaps the image of ``shape``."""
-    from ..errors import BoxError
-
-    x, y, w, h = (float(v) for v in box)
+    x, y, w, h = values = [float(v) for v in box]
     H, W = shape[:2]
     prefix = f"{where}: " if where else ""
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        raise BoxError(f"{prefix}box {list(box)} has a non-finite value")
+    if not all(math.isfinite(v) for v in values):
+        raise BoxError(f"{prefix}box {values} has a non-finite value")
     if w <= 0 or h <= 0:
-        raise BoxError(f"{prefix}box {list(box)} has non-positive size")
+        raise BoxError(f"{prefix}box {values} has non-positive size")
     if x >= W or y >= H or x + w <= 0 or y + h <= 0:
-        raise BoxError(f"{prefix}box {list(box)} lies outside the {W}x{H} image")
+        raise BoxError(f"{prefix}box {values} lies outside the {W}x{H} image")

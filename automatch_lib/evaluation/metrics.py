@@ -6,8 +6,15 @@ the score is the value at 20 px. Normalised precision: thresholds 0..0.5 on the 
 ground-truth size, score at 0.20. Curves are averaged over sequences with equal weight.
 Invalid ground truth (the MATLAB rule: not all four numbers > 0, or flagged invalid) stays in the denominator
 with IoU = -1 (never a success) and centre error = -1 (a precision hit, as the official OTB/LaSOT toolkits).
+Absent frames (LaSOT/TNL2K, section 1.5) are a separate mask: IoU = -1 and centre errors = +inf, i.e. failures in
+success, precision and normalised precision, still counted in the denominator.
+
+This module holds the OPE core shared by every protocol; each benchmark's rules (which frames count, rounding,
+clipping, averaging) live in ``automatch_lib.evaluation.protocols``.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -33,12 +40,15 @@ def centers(boxes: np.ndarray) -> np.ndarray:
     return boxes[:, :2] + (boxes[:, 2:] - 1) / 2
 
 
-def sequence_curves(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def sequence_curves(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None,
+                    absent: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-sequence success (21,), precision (51,) and normalised precision (51,) curves.
 
-    pred, gt (N, 4) x, y, w, h in the same convention; valid (N,) bool from the dataset (absent frames = False).
-    The first frame is included (trackers report the ground truth there). Invalid predictions (NaN, w <= 0 or
-    h <= 0) never succeed.
+    pred, gt (N, 4) x, y, w, h in the same convention; valid (N,) bool from the dataset: False rows are treated
+    like invalid ground truth (IoU -1, centre errors -1: a precision hit, the MATLAB OTB rule). absent (N,) bool:
+    frames where the target is absent count as failures everywhere (IoU -1, centre errors +inf) but stay in the
+    denominator (the LaSOT/TNL2K toolkits, section 1.5); absent overrides valid. The first frame is used as given
+    (trackers report the ground truth there). Invalid predictions (NaN, w <= 0 or h <= 0) never succeed.
     """
     pred = np.asarray(pred, dtype=np.float64).reshape(-1, 4)
     gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4)
@@ -56,6 +66,11 @@ def sequence_curves(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None =
     diff = centers(pred[ok]) - centers(gt[ok])
     ce[ok] = np.where(good_pred[ok], np.hypot(diff[:, 0], diff[:, 1]), np.inf)
     nce[ok] = np.where(good_pred[ok], np.hypot(diff[:, 0] / gt[ok, 2], diff[:, 1] / gt[ok, 3]), np.inf)
+    if absent is not None:
+        absent = np.asarray(absent, dtype=bool).reshape(-1)
+        if len(absent) != len(gt):
+            raise ValueError(f"absent mask has {len(absent)} entries for {len(gt)} ground-truth rows")
+        ious[absent], ce[absent], nce[absent] = -1.0, np.inf, np.inf
     n = len(gt)
     return {
         "success": np.array([(ious > t).sum() / n for t in IOU_THRESHOLDS]),
@@ -69,7 +84,7 @@ def summarize(curves: dict[str, dict[str, np.ndarray]]) -> dict:
     """Average per-sequence curves (equal weight) into the benchmark scores.
 
     Returns success_auc, precision_20, norm_precision_20, success_50 (SR at IoU 0.5), the averaged curves as
-    lists, and per-sequence {'success_auc', 'precision_20'}.
+    lists, and per-sequence {'success_auc', 'precision_20', 'norm_precision_20'}.
     """
     if not curves:
         raise ValueError("no sequences to summarize")
@@ -83,18 +98,39 @@ def summarize(curves: dict[str, dict[str, np.ndarray]]) -> dict:
         "success_50": float(succ[10]),
         "success_curve": succ.tolist(),
         "precision_curve": prec.tolist(),
-        "sequences": {name: {"success_auc": float(c["success"].mean()), "precision_20": float(c["precision"][20])}
+        "norm_precision_curve": norm.tolist(),
+        "sequences": {name: {"success_auc": float(c["success"].mean()), "precision_20": float(c["precision"][20]),
+                             "norm_precision_20": float(c["norm_precision"][20])}
                       for name, c in sorted(curves.items())},
     }
 
 
-def attribute_scores(curves: dict[str, dict[str, np.ndarray]], attributes: dict[str, tuple[str, ...]],
-                     codes: tuple[str, ...]) -> dict[str, dict]:
-    """Success AUC restricted to the sequences carrying each attribute code: {code: {'auc', 'sequences'}}."""
+def attribute_scores(curves: dict[str, dict], attributes: dict[str, tuple[str, ...]],
+                     codes: tuple[str, ...] | None = None,
+                     auc: Callable[[dict[str, dict]], float] | None = None) -> dict[str, dict]:
+    """Success AUC restricted to the sequences carrying each attribute code: {code: {'auc', 'sequences'}}.
+
+    curves: per-sequence records; attributes: {sequence: codes}; codes: the codes to report, in order (None: every
+    code carried by a scored sequence, sorted). auc: maps a subset of ``curves`` to its score (default: the OTB
+    rule, mean of the equal-weight averaged 21-point success curve); a protocol passes its own rule (see
+    ``protocols.attribute_scores``). Codes no scored sequence carries are left out.
+    """
+    if auc is None:
+        def auc(subset):
+            return float(np.mean([c["success"] for c in subset.values()], axis=0).mean())
+    if codes is None:
+        codes = tuple(sorted({c for n in curves for c in attributes.get(n, ())}))
     out = {}
     for code in codes:
         names = [n for n in curves if code in attributes.get(n, ())]
         if names:
-            auc = float(np.mean([curves[n]["success"] for n in names], axis=0).mean())
-            out[code] = {"auc": auc, "sequences": len(names)}
+            out[code] = {"auc": float(auc({n: curves[n] for n in names})), "sequences": len(names)}
     return out
+
+
+def trapezoid(y, x) -> float:
+    """Area under the polyline through (x, y) by the trapezoid rule (``np.trapz``, as TrackingNet's devkit)."""
+    y, x = np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    if y.shape != x.shape or y.ndim != 1:
+        raise ValueError(f"trapezoid needs two 1-D arrays of the same length, got {y.size} and {x.size} values")
+    return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)))

@@ -1,12 +1,12 @@
-"""The OPE runner: run a tracker over sequences, write standard result files, score them.
+"""The OPE runner: run a tracker over sequences, write standard result files, score them under a protocol.
 
 Results on disk: `<results>/<benchmark>/<tracker>/<sequence>.txt`, one `x,y,w,h` row per frame in the benchmark's
-own coordinate convention (origin added back), and `metrics.json` beside them.
+own coordinate convention (origin added back), and `metrics.json` beside them. How the results are scored is the
+benchmark's protocol (`protocols.py`, evaluation-protocols.md sections 1, 2 and 7); test splits without ground
+truth get the evaluation server's submission files under `submission/`.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
@@ -14,44 +14,116 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.sequence import Sequence
-from .metrics import sequence_curves, summarize
+from ..io import atomic_write, write_json
+from .protocols import Protocol, first_box_only, protocol_for
+
+
+def track_sequence(tracker, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Track one sequence from its first box. Returns (N, 4) boxes in the file convention (frame 1 = the first
+    ground-truth box) and the seconds spent in the tracker on each frame (frame 1: ``init``; image decoding
+    excluded), as the GOT-10k toolkit records them. Works for test splits holding only the first box."""
+    boxes, times, _ = _track(tracker, seq)
+    return boxes, times
 
 
 def run_sequence(tracker, seq: Sequence) -> tuple[np.ndarray, float]:
-    """Track one sequence from its first box. Returns (N, 4) boxes in the file convention and frames/second."""
+    """Track one sequence from its first box. Returns (N, 4) boxes in the file convention and frames/second
+    (frames 2..N over the wall time of the tracking loop, frame reading included)."""
+    boxes, _, fps = _track(tracker, seq)
+    return boxes, fps
+
+
+def _track(tracker, seq: Sequence) -> tuple[np.ndarray, np.ndarray, float]:
+    """(boxes, seconds per frame in the tracker, loop frames/second)."""
     if len(seq.boxes) < 1 or not seq.valid[0]:
         raise ValueError(f"sequence {seq.name!r}: the first ground-truth box is invalid, cannot initialise")
     origin = np.array([seq.origin, seq.origin, 0, 0], dtype=np.float64)
     boxes = np.zeros((len(seq), 4))
+    times = np.zeros(len(seq))
     boxes[0] = seq.boxes[0]
-    tracker.init(seq.image(0), seq.init_box())
+    image = seq.image(0)
+    t = time.perf_counter()
+    tracker.init(image, seq.init_box())
+    times[0] = time.perf_counter() - t
     t0 = time.perf_counter()
     for i in range(1, len(seq)):
-        boxes[i] = np.asarray(tracker.update(seq.image(i)), dtype=np.float64) + origin
+        image = seq.image(i)
+        t = time.perf_counter()
+        box = tracker.update(image)
+        times[i] = time.perf_counter() - t
+        boxes[i] = np.asarray(box, dtype=np.float64) + origin
     fps = (len(seq) - 1) / max(time.perf_counter() - t0, 1e-9)
-    return boxes, fps
+    return boxes, times, fps
 
 
 def write_boxes(path: Path, boxes: np.ndarray) -> None:
     """Write x,y,w,h rows with 2 decimals, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    np.savetxt(tmp, boxes, fmt="%.2f", delimiter=",")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.savetxt(tmp, boxes, fmt="%.2f", delimiter=","))
 
 
-def evaluate_tracker(tracker, sequences: list[Sequence], out_dir: str | Path, progress: bool = True) -> dict:
-    """Run `tracker` on every sequence, write `<out_dir>/<seq>.txt` and `<out_dir>/metrics.json`; return metrics."""
+def evaluate_tracker(tracker, sequences: list[Sequence], out_dir: str | Path, progress: bool = True,
+                     protocol: str | Protocol = "otb") -> dict:
+    """Run `tracker` on every sequence, write `<out_dir>/<seq>.txt` and `<out_dir>/metrics.json`; return metrics.
+
+    ``protocol``: a name of ``protocols.PROTOCOLS`` (a benchmark loader name or alias, e.g. ``'lasot'``) or a
+    Protocol; it decides how each sequence is scored and summarised. ``metrics.json`` holds ``protocol``,
+    ``success_auc``, ``precision_20``, ``norm_precision_20``, the protocol's own keys (``norm_precision_auc``,
+    ``ao``, ``sr_50``, ``sr_75``, ...), their ``definitions``, per-sequence scores (``sequences``) and ``fps``; all
+    plain Python floats. The returned dict adds ``_curves`` (per-sequence records, e.g. for
+    ``protocols.attribute_scores``).
+
+    Test splits whose ground truth holds only the first box (GOT-10k test, TrackingNet TEST) are tracked and
+    written in the evaluation server's layout under ``<out_dir>/submission/`` (see ``submission.py``); the result
+    says ``scored_on_server: true`` with NaN scores (``null`` in metrics.json). Such sequences cannot be mixed
+    with annotated ones, and need a protocol with a server; both are checked before any tracking.
+    """
+    proto = protocol_for(protocol)
     out_dir = Path(out_dir)
-    curves, fps = {}, {}
-    for seq in tqdm(sequences, desc=f"tracking ({getattr(tracker, 'name', 'tracker')})", disable=not progress):
-        boxes, fps[seq.name] = run_sequence(tracker, seq)
+    sequences = list(sequences)
+    if not sequences:
+        raise ValueError("no sequences to evaluate")
+    server_only = [s.name for s in sequences if first_box_only(s)]
+    if server_only and len(server_only) != len(sequences):
+        raise ValueError(f"{len(server_only)} of {len(sequences)} sequences hold only the first ground-truth box "
+                         f"(e.g. {server_only[0]!r}): evaluate test and annotated splits separately")
+    if server_only and proto.server is None:
+        raise ValueError(f"the {len(sequences)} sequences hold only the first ground-truth box (e.g. "
+                         f"{server_only[0]!r}) and protocol {proto.name!r} has no evaluation server: use protocol "
+                         "'got10k' or 'trackingnet' to write their submission files")
+    tracker_name = str(getattr(tracker, "name", "") or out_dir.name)
+    scores, fps, runs = {}, {}, {}
+    for seq in tqdm(sequences, desc=f"tracking ({tracker_name}, {proto.name})", disable=not progress):
+        boxes, times, fps[seq.name] = _track(tracker, seq)
         write_boxes(out_dir / f"{seq.name}.txt", boxes)
-        curves[seq.name] = sequence_curves(boxes, seq.boxes, seq.valid)
-    metrics = summarize(curves)
+        if server_only:
+            runs[seq.name] = [(boxes, times)]
+        else:
+            scores[seq.name] = proto.score_sequence(boxes, seq)
+    if server_only:
+        submission = proto.write_submission(runs, out_dir / "submission", tracker_name)
+        metrics = proto.server_result(submission, {s.name: len(s) for s in sequences})
+    else:
+        metrics = proto.summarize(scores)
     metrics["fps"] = float(np.mean(list(fps.values())))
-    tmp = out_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=1))
-    os.replace(tmp, out_dir / "metrics.json")
-    metrics["_curves"] = curves
+    write_json(out_dir / "metrics.json", metrics)
+    metrics["_curves"] = scores
     return metrics
+
+
+def pooled_summary(results: dict[str, dict], protocol: str | Protocol = "otb") -> dict:
+    """One summary over several benchmarks scored by the same rules, every sequence with equal weight.
+
+    results: {benchmark: metrics returned by `evaluate_tracker`} (their `_curves`); all must share the scoring
+    rules of `protocol` (e.g. OTB, VOT and DTB70 under one-pass evaluation). Sequences are named
+    `<benchmark>/<sequence>`; fps is the sequence-weighted mean of the benchmarks' fps.
+    """
+    proto = protocol_for(protocol)
+    mixed = [b for b, m in results.items() if type(protocol_for(m["protocol"])) is not type(proto)]
+    if mixed:
+        raise ValueError(f"cannot pool {mixed} with {proto.name}: their protocols score differently")
+    scores = {f"{bench}/{name}": s for bench, m in results.items() for name, s in m["_curves"].items()}
+    out = proto.summarize(scores)
+    counts = {bench: len(m["_curves"]) for bench, m in results.items()}
+    out["fps"] = float(sum(results[b]["fps"] * n for b, n in counts.items()) / max(sum(counts.values()), 1))
+    out["benchmarks"] = {b: {"sequences": n, "success_auc": results[b]["success_auc"]} for b, n in counts.items()}
+    return out

@@ -1,20 +1,13 @@
 """Label assignment and losses of the Ocean/AutoMatch anchor-free head (official facts 4c-4d).
 
-Geometry: a score map of H x W cells over a search crop of S_h x S_w pixels with stride s has cell centres
-c_j = S_w / 2 + (j - (W - 1) / 2) * s (symmetric about the crop centre); nothing assumes a particular size.
+Cells are placed by `geometry.grid_centers` (symmetric about the crop centre); nothing assumes a particular size.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-
-def grid_centers(height: int, width: int, search_size: tuple[int, int], stride: int,
-                 device=None, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cell centres in crop pixels: gx (W,), gy (H,). search_size = (S_w, S_h)."""
-    gx = search_size[0] / 2 + (torch.arange(width, device=device, dtype=dtype) - (width - 1) / 2) * stride
-    gy = search_size[1] / 2 + (torch.arange(height, device=device, dtype=dtype) - (height - 1) / 2) * stride
-    return gx, gy
+from ..geometry import grid_centers
 
 
 def make_targets(boxes: torch.Tensor, negative: torch.Tensor, map_size: tuple[int, int],

@@ -5,34 +5,15 @@ Template features are computed once per sequence (`template`) and reused for eve
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..io import save_torch
 from .backbone import build_backbone
 from .heads import ClassificationHead, RegressionHead
-from .matching import MatchingNetwork
-
-MATCHING_KINDS = ("fixed", "bcm", "bcm_operator", "darts_cell")
-
-
-def build_matching(kind: str, operators: list[str], channels: int, **kwargs) -> nn.Module:
-    """Matching module by kind: 'fixed' (retrained / single-op), 'bcm' (per-channel manipulators, the paper's
-    supernet), 'bcm_operator' (one manipulator per operator, DARTS-style ablation), 'darts_cell' (supplementary
-    Fig. 1b DARTS-like matching cell)."""
-    if kind == "fixed":
-        return MatchingNetwork(operators, channels)
-    if kind in ("bcm", "bcm_operator"):
-        from ..search.bcm import BCMMatching
-
-        return BCMMatching(operators, channels, granularity="channel" if kind == "bcm" else "operator", **kwargs)
-    if kind == "darts_cell":
-        from ..search.darts_cell import DartsMatchingCell
-
-        return DartsMatchingCell(operators, channels, **kwargs)
-    raise ValueError(f"unknown matching kind {kind!r}; known: {', '.join(MATCHING_KINDS)}")
+from .matching import build_matching
 
 
 class SiameseNet(nn.Module):
@@ -95,17 +76,22 @@ class SiameseNet(nn.Module):
 
 
 def save_checkpoint(path: str | Path, model: SiameseNet, **extra) -> None:
-    """Atomically write {'config', 'state_dict', **extra} (tmp file + rename, so a crash never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"config": model.config, "state_dict": model.state_dict(), **extra}, tmp)
-    os.replace(tmp, path)
+    """Atomically write {'config', 'state_dict', **extra} (tmp file + rename, so a crash never leaves half a file).
+
+    `extra` holds plain values only (tensors, numbers, strings, lists, dicts), so `load_model` can read the file
+    with weights_only=True; training adds the crop geometry, so a tracker can be rebuilt from the file alone.
+    """
+    save_torch(path, {"config": model.config, "state_dict": model.state_dict(), **extra})
 
 
 def load_model(path: str | Path, map_location: str = "cpu") -> tuple[SiameseNet, dict]:
     """Rebuild a SiameseNet from a checkpoint written by save_checkpoint (weights_only=True). Returns (model, ckpt)."""
-    ckpt = torch.load(Path(path), map_location=map_location, weights_only=True)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path.resolve()}")
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
+        raise ValueError(f"{path}: not a checkpoint of this project (expected the keys 'config' and 'state_dict')")
     model = SiameseNet(**ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     return model, ckpt

@@ -8,9 +8,12 @@ operator i is p_i = sum_j sigmoid(w_i^j) (Eq. 12); after the search the top-k op
 """
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
+from ..model.matching import register_matching
 from ..operators import build_operator
 from ..operators.common import conv_bn_act
 
@@ -77,3 +80,7 @@ class BCMMatching(nn.Module):
     def arch_parameters(self) -> list[nn.Parameter]:
         """The manipulators: the upper-level variables of the bilevel problem."""
         return [self.manipulators]
+
+
+register_matching("bcm")(partial(BCMMatching, granularity="channel"))
+register_matching("bcm_operator")(partial(BCMMatching, granularity="operator"))

@@ -10,52 +10,25 @@ theta': the DARTS issue #21 bug).
 """
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
 from tqdm import tqdm
 
+from ..config import ResourcesConfig, SearchConfig, TrainConfig
+from ..io import write_json
 from ..model.network import SiameseNet, save_checkpoint
-from ..operators import OPERATORS
-from ..train import (TrainConfig, batch_loss, build_optimizer, configure_threads, lr_at, make_loader,
-                     seed_everything, set_lr, to_device)
+from ..threads import configure_threads
+from ..train import (batch_loss, build_optimizer, lr_at, make_loader, seed_everything, set_lr, to_device,
+                     weight_step)
 
 LossFn = Callable[[Callable[..., dict], dict], torch.Tensor]
-
-
-@dataclass
-class SearchConfig:
-    """The `search` section of params.yaml. Paper: 5 epochs of 6e5 pairs, weight lr 1e-3 -> 1e-4 exponential."""
-
-    operators: list = field(default_factory=lambda: list(OPERATORS))
-    granularity: str = "channel"      # 'channel' (BCM) or 'operator' (one scalar per operator, DARTS style)
-    epochs: int = 2
-    pairs_per_epoch: int = 2000
-    batch_size: int = 32
-    lr: float = 1e-3
-    lr_end: float = 1e-4
-    optimizer: str = "adamw"
-    arch_lr: float = 3e-2
-    arch_weight_decay: float = 0.0
-    unrolled: bool = False            # second-order DARTS approximation
-    warmup_fraction: float = 0.0      # first fraction of the steps trains the weights only (no architecture step)
-    init: float = 1.0
-    tau: float = 1.0
-    noise: bool = False
-    retain: int = 2
-    log_every: int = 5
-    workers: int = 1
-    threads: int = 1
-    seed: int = 0
 
 
 def named_split(model: nn.Module, arch: list[nn.Parameter]) -> tuple[dict, dict]:
@@ -123,24 +96,24 @@ def _tracking_loss_fn(search_size: int, stride: int, cfg: TrainConfig) -> LossFn
 def search_to_train_config(cfg: SearchConfig, base: TrainConfig) -> TrainConfig:
     """The weight-optimisation schedule of the search as a TrainConfig (paper: exponential decay, no warm-up)."""
     merged = {**asdict(base), **{k: getattr(cfg, k) for k in ("epochs", "pairs_per_epoch", "batch_size", "lr",
-                                                              "lr_end", "optimizer", "workers", "threads", "seed")}}
+                                                              "lr_end", "optimizer", "seed")}}
     merged.update(warmup_epochs=0.0, warmup_lr=cfg.lr)
     return TrainConfig(**merged)
 
 
 def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: SearchConfig, base: TrainConfig,
-               out_json: str | Path | None = None, checkpoint: str | Path | None = None,
-               progress: bool = True) -> dict:
+               resources: ResourcesConfig, out_json: str | Path | None = None,
+               checkpoint: str | Path | None = None) -> dict:
     """Bilevel search of the classification and regression manipulators of a BCM supernet.
 
     Returns (and writes to out_json) {'potentials': {'cls': {op: p}, 'reg': {...}}, 'retained': {'cls': [...],
     'reg': [...]}, 'history': [{'step', 'cls': {op: p}, 'reg': {...}}], 'seconds', 'config'}.
     """
     tcfg = search_to_train_config(cfg, base)
-    configure_threads(tcfg.threads)
+    configure_threads(resources.threads)
     seed_everything(cfg.seed)
     random.seed(cfg.seed)
-    device = torch.device(tcfg.device)
+    device = torch.device(resources.device)
     model.to(device)
     arch = model.arch_parameters()
     if not arch:
@@ -148,7 +121,7 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
     w_opt = build_optimizer(model, tcfg)
     a_opt = torch.optim.Adam(arch, lr=cfg.arch_lr, betas=(0.5, 0.999), weight_decay=cfg.arch_weight_decay)
     architect = Architect(model, arch, a_opt, _tracking_loss_fn(search_size, model.stride, tcfg), cfg.unrolled)
-    train_loader = make_loader(train_set, cfg.batch_size, cfg.workers)
+    train_loader = make_loader(train_set, cfg.batch_size, resources.workers)
     val_loader = make_loader(val_set, cfg.batch_size, 0)
     history = []
 
@@ -164,7 +137,8 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
         val_set.set_epoch(epoch)
         model.train()
         val_iter = iter(val_loader)
-        bar = tqdm(train_loader, desc=f"search epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        bar = tqdm(train_loader, desc=f"search epoch {epoch + 1}/{cfg.epochs}", disable=not resources.progress,
+                   leave=False)
         for batch in bar:
             try:
                 val_batch = next(val_iter)
@@ -176,17 +150,9 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
             set_lr(w_opt, lr)
             if step >= cfg.warmup_fraction * steps:
                 architect.step(batch, val_batch, eta=lr)
-            loss, stats = batch_loss(model, batch, search_size, model.stride, tcfg)
-            w_opt.zero_grad(set_to_none=True)
-            for p in arch:
-                p.grad = None
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.weight_parameters(), tcfg.grad_clip)
-            for p in arch:  # the weight step must not move the manipulators
-                p.grad = None
-            w_opt.step()
+            stats = weight_step(model, batch, w_opt, search_size, model.stride, tcfg, where=f"at search step {step + 1}")
             step += 1
-            if step % cfg.log_every == 0 or step == steps:
+            if step % resources.log_every == 0 or step == steps:
                 snapshot(step)
             bar.set_postfix(loss=f"{stats['loss/total']:.3f}")
     seconds = time.perf_counter() - t0
@@ -203,23 +169,3 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
     if out_json is not None:
         write_json(out_json, result)
     return result
-
-
-def write_json(path: str | Path, data: dict) -> None:
-    """Write JSON atomically (tmp + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
-def random_genotypes(operators: list[str], k: int, seeds: list[int]) -> list[dict]:
-    """Random-search baseline: for each seed, k operators drawn without replacement per branch."""
-    out = []
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        out.append({"seed": int(seed),
-                    "cls": [operators[i] for i in sorted(rng.choice(len(operators), k, replace=False))],
-                    "reg": [operators[i] for i in sorted(rng.choice(len(operators), k, replace=False))]})
-    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..model.matching import register_matching
 from ..operators import build_operator
 from ..operators.common import conv_bn_act
 
@@ -26,6 +27,7 @@ class MixedEdge(nn.Module):
         return sum(w * op(state, template_feat, template_box) for w, op in zip(weights, self.ops))
 
 
+@register_matching("darts_cell")
 class DartsMatchingCell(nn.Module):
     """A DAG of `nodes` nodes over matching operators, with per-edge architecture logits `alphas` (E, m)."""
 

@@ -1,4 +1,4 @@
-"""Inference: the Siamese tracker (`init(image, box)` / `update(image) -> box`) and the static-box baseline.
+"""The Siamese tracker around a trained SiameseNet (any matching network): `init(image, box)` / `update(image)`.
 
 Per frame (official facts 6): crop the search region around the last position at s_x = s_z * search/exemplar,
 score every cell, decode ltrb boxes, apply the scale/ratio change penalty exp(-(r_c * s_c - 1) * penalty_k), blend
@@ -8,29 +8,16 @@ H x W x 3 uint8 BGR.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .data.pairs import context_size, crop, to_tensor
-from .data.sequence import check_box_in_image
-from .errors import BoxError
-from .model.losses import grid_centers
-from .model.network import SiameseNet
-
-
-@dataclass
-class TrackConfig:
-    """Online hyper-parameters (the `track` section of params.yaml; tune on validation data only)."""
-
-    penalty_k: float = 0.15
-    window_influence: float = 0.4
-    lr: float = 0.2
-    context: float = 0.5
-    exemplar_size: int = 48
-    search_size: int = 96
-    min_size: float = 4.0
+from ..config import CropConfig, TrackConfig
+from ..data.sequence import check_box_in_image
+from ..geometry import centred_box, context_size, crop, grid_centers, to_tensor
+from ..model.network import SiameseNet, load_model, save_checkpoint
 
 
 def _change(r: np.ndarray) -> np.ndarray:
@@ -45,15 +32,37 @@ def _padded_size(w: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 class SiameseTracker:
-    """Anchor-free Siamese tracker around a SiameseNet (any matching network)."""
+    """Anchor-free Siamese tracker around a SiameseNet: `cfg` holds the online hyper-parameters, `crop` the crop
+    geometry the network was trained with."""
 
     name = "siamese"
 
-    def __init__(self, model: SiameseNet, cfg: TrackConfig, device: str = "cpu"):
+    def __init__(self, model: SiameseNet, cfg: TrackConfig, crop_cfg: CropConfig, device: str = "cpu"):
         self.model = model.eval().to(device)
-        self.cfg = cfg
+        self.cfg, self.crop = cfg, crop_cfg
         self.device = torch.device(device)
         self._window = None
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, track: TrackConfig | None = None, device: str = "cpu",
+                        name: str | None = None) -> "SiameseTracker":
+        """A tracker from a checkpoint alone: the network and its crop geometry come from the file; the online
+        hyper-parameters are `track`, else the checkpoint's own (written after tuning), else the defaults."""
+        model, ckpt = load_model(path)
+        if "crop" not in ckpt:
+            raise ValueError(f"{path}: the checkpoint does not record its crop geometry (train it with this version)")
+        tracker = cls(model, track or TrackConfig(**ckpt.get("track", {})), CropConfig(**ckpt["crop"]), device)
+        tracker.name = name or Path(path).stem
+        return tracker
+
+    def settings(self) -> dict:
+        """What a checkpoint stores to rebuild this tracker: {'crop': {...}, 'track': {...}}."""
+        return {"crop": asdict(self.crop), "track": asdict(self.cfg)}
+
+    def save(self, path: str | Path) -> None:
+        """A deployable checkpoint: the network, its crop geometry and these online settings (no optimiser
+        state), so `automatch track --checkpoint FILE` needs nothing else."""
+        save_checkpoint(path, self.model, **self.settings())
 
     def _window_for(self, h: int, w: int) -> np.ndarray:
         if self._window is None or self._window.shape != (h, w):
@@ -72,27 +81,26 @@ class SiameseTracker:
         self.size = np.array([w, h])
         self.image_size = np.array([image.shape[1], image.shape[0]], dtype=np.float64)
         self.pad_value = image.reshape(-1, 3).mean(axis=0)
-        s_z = context_size(w, h, self.cfg.context)
-        patch, _ = crop(image, tuple(self.center), (s_z, s_z), self.cfg.exemplar_size, self.pad_value)
-        scale = self.cfg.exemplar_size / s_z
-        e = self.cfg.exemplar_size
-        tbox = torch.tensor([[e / 2 - w * scale / 2, e / 2 - h * scale / 2, e / 2 + w * scale / 2,
-                              e / 2 + h * scale / 2]], dtype=torch.float32, device=self.device)
+        e = self.crop.exemplar_size
+        s_z = context_size(w, h, self.crop.context)
+        patch, _ = crop(image, tuple(self.center), (s_z, s_z), e, self.pad_value)
+        scale = e / s_z
+        tbox = torch.tensor(centred_box(w * scale, h * scale, e)[None], dtype=torch.float32, device=self.device)
         self.state = self.model.template(to_tensor(patch)[None].to(self.device), tbox)
 
     @torch.no_grad()
     def update(self, image: np.ndarray) -> np.ndarray:
         """Locate the object in the next frame; returns x, y, w, h (0-based pixels)."""
-        cfg = self.cfg
-        s_z = context_size(self.size[0], self.size[1], cfg.context)
-        scale = cfg.exemplar_size / s_z
-        s_x = s_z * cfg.search_size / cfg.exemplar_size
-        patch, _ = crop(image, tuple(self.center), (s_x, s_x), cfg.search_size, self.pad_value)
+        cfg, size = self.cfg, self.crop.search_size
+        s_z = context_size(self.size[0], self.size[1], self.crop.context)
+        scale = self.crop.exemplar_size / s_z
+        s_x = s_z * size / self.crop.exemplar_size
+        patch, _ = crop(image, tuple(self.center), (s_x, s_x), size, self.pad_value)
         out = self.model.track(to_tensor(patch)[None].to(self.device), self.state)
         score = torch.sigmoid(out["cls"][0, 0]).cpu().numpy()
         ltrb = out["reg"][0].cpu().numpy()
         H, W = score.shape
-        gx, gy = (g.numpy() for g in grid_centers(H, W, (cfg.search_size, cfg.search_size), self.model.stride))
+        gx, gy = (g.numpy() for g in grid_centers(H, W, (size, size), self.model.stride))
         x1, y1 = gx[None, :] - ltrb[0], gy[:, None] - ltrb[1]
         x2, y2 = gx[None, :] + ltrb[2], gy[:, None] + ltrb[3]
         pw, ph = x2 - x1, y2 - y1                                   # predicted size in crop pixels
@@ -103,8 +111,8 @@ class SiameseTracker:
         pscore = penalty * score
         pscore = pscore * (1 - cfg.window_influence) + self._window_for(H, W) * cfg.window_influence
         i, j = np.unravel_index(int(np.argmax(pscore)), pscore.shape)
-        cx = (x1[i, j] + x2[i, j]) / 2 - cfg.search_size / 2
-        cy = (y1[i, j] + y2[i, j]) / 2 - cfg.search_size / 2
+        cx = (x1[i, j] + x2[i, j]) / 2 - size / 2
+        cy = (y1[i, j] + y2[i, j]) / 2 - size / 2
         rate = penalty[i, j] * score[i, j] * cfg.lr
         new_size = np.array([pw[i, j], ph[i, j]]) / scale
         self.center = self.center + np.array([cx, cy]) / scale
@@ -113,20 +121,3 @@ class SiameseTracker:
         self.size = np.clip(self.size, cfg.min_size, self.image_size)
         self.last_score = float(score[i, j])
         return np.array([*(self.center - self.size / 2), *self.size])
-
-
-class StaticTracker:
-    """Trivial baseline: reports the initial box in every frame."""
-
-    name = "static"
-
-    def init(self, image: np.ndarray, box) -> None:
-        box = np.asarray(box, dtype=np.float64)
-        check_box_in_image(box, image.shape, "initial box")
-        self.box = box.copy()
-
-    def update(self, image: np.ndarray) -> np.ndarray:
-        return self.box.copy()
-
-
-__all__ = ["SiameseTracker", "StaticTracker", "TrackConfig", "BoxError"]

@@ -1,0 +1,85 @@
+"""A genotype: the matching operators of each branch, the whole architecture a search decides.
+
+It is what the search writes (`models/genotype.json`), what retraining depends on, and what an architecture spec
+on the command line or in dvc.yaml resolves to (`parse_arch`, the one parser of such specs):
+
+- `baseline`                 the params file's `baseline` operators (Ocean: dw_xcorr in both branches)
+- `genotype:<file.json>`     a genotype file written by the search
+- `ops:<cls,ops>/<reg,ops>`  explicit lists, e.g. `ops:film,simple_transformer/film,pairwise_relation`
+- `random`                   one random genotype per `random_search.seeds` entry (k operators per branch)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Params
+from ..errors import ConfigError
+from ..io import read_json, write_json
+from ..operators import OPERATORS
+
+
+@dataclass(frozen=True)
+class Genotype:
+    """Retained operators per branch, in the order given (the search ranks them by potential); the order fixes the
+    layout of the matching network. `name` labels the tracker it builds."""
+
+    cls: tuple[str, ...]
+    reg: tuple[str, ...]
+    name: str = "automatch"
+
+    def __post_init__(self) -> None:
+        for branch in ("cls", "reg"):
+            ops = tuple(getattr(self, branch))
+            unknown = [o for o in ops if o not in OPERATORS]
+            if not ops or unknown:
+                raise ConfigError(f"genotype {self.name!r}: {branch} operators {list(ops)} must be a non-empty "
+                                  f"list of known operators ({', '.join(OPERATORS)})")
+            object.__setattr__(self, branch, ops)
+
+    def to_dict(self) -> dict:
+        return {"cls": list(self.cls), "reg": list(self.reg)}
+
+    def save(self, path: str | Path) -> None:
+        """Write the genotype as its own small JSON file (same operators -> byte-identical file)."""
+        write_json(path, self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def load(cls, path: str | Path, name: str | None = None) -> "Genotype":
+        data = read_json(path)
+        if not isinstance(data, dict) or set(data) != {"cls", "reg"}:
+            raise ConfigError(f"{path}: a genotype file holds exactly the keys 'cls' and 'reg', got {data!r}")
+        return cls(tuple(data["cls"]), tuple(data["reg"]), name or Path(path).stem)
+
+
+def random_genotypes(operators: list[str], k: int, seeds: list[int]) -> list[Genotype]:
+    """Random-search baseline: for each seed, k operators drawn without replacement per branch."""
+    out = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        out.append(Genotype(tuple(operators[i] for i in sorted(rng.choice(len(operators), k, replace=False))),
+                            tuple(operators[i] for i in sorted(rng.choice(len(operators), k, replace=False))),
+                            f"random_{seed}"))
+    return out
+
+
+def search_space(p: Params) -> list[str]:
+    """The operators the search chooses from: `search.operators`, or every registered operator when empty."""
+    return list(p.search.operators) or list(OPERATORS)
+
+
+def parse_arch(spec: str, p: Params, name: str = "automatch") -> list[Genotype]:
+    """The genotypes an architecture spec names (see the module docstring); `name` labels single genotypes."""
+    if spec == "baseline":
+        return [Genotype(tuple(p.baseline.cls_ops), tuple(p.baseline.reg_ops), name)]
+    if spec.startswith("genotype:"):
+        return [Genotype.load(spec.split(":", 1)[1], name)]
+    if spec.startswith("ops:") and spec.count("/") == 1:
+        cls_part, reg_part = spec[4:].split("/")
+        return [Genotype(tuple(cls_part.split(",")), tuple(reg_part.split(",")), name)]
+    if spec == "random":
+        return random_genotypes(search_space(p), p.random_search.k, list(p.random_search.seeds))
+    raise ConfigError(f"unknown architecture spec {spec!r}: use baseline, genotype:<file.json>, random or "
+                      f"ops:<cls,ops>/<reg,ops>")
