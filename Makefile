@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 repro: $(STAMP)
+	mkdir -p data/benchmarks  # real benchmarks go here (data.dvc); the real_benchmarks stage depends on the folder
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
 test: $(STAMP)

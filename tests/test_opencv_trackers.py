@@ -204,3 +204,19 @@ def test_make_tracker_reaches_every_kind(tmp_path):
         if opencv_constructor(DEEP[kind]) is not None:
             with pytest.raises(ConfigError, match=rf"'{kind}' tracker's model file {re.escape(str(tmp_path.resolve()))}"):
                 make_tracker(kind, checkpoint=tmp_path)
+
+
+def test_tiny_boxes_are_grown_so_every_classical_tracker_initialises():
+    """OpenCV 5.0's MIL hangs in init() on a 4 x 4 box; the adapter grows boxes under MIN_SIDE around their centre."""
+    from automatch_lib.trackers.opencv import MIN_SIDE, _to_rect
+
+    assert _to_rect(np.array([60.0, 72.0, 4.0, 4.0]), (120, 160, 3)) == (59, 71, MIN_SIDE, MIN_SIDE)
+    assert _to_rect(np.array([0.0, 0.0, 2.0, 2.0]), (120, 160, 3)) == (0, 0, MIN_SIDE, MIN_SIDE)  # kept inside
+    assert _to_rect(np.array([157.0, 50.0, 9.0, 3.0]), (120, 160, 3)) == (154, 48, MIN_SIDE, MIN_SIDE)  # round(48.5) = 48
+    assert _to_rect(np.array([20.5, 30.2, 40.0, 30.0]), (120, 160, 3)) == (20, 30, 40, 30)  # large: as before (round half to even)
+    image = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    for kind in ("csrt", "kcf", "mil"):
+        for box in ([60, 72, 4, 4], [0, 0, 2, 2], [157, 117, 3, 3]):
+            tracker = make_tracker(kind)
+            tracker.init(image, box)
+            assert np.isfinite(tracker.update(image)).all()

@@ -70,6 +70,7 @@ def pipeline_copy(tmp_path_factory) -> Path:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, dest / rel)
     apply_profile(dest / "params.yaml", dest / "profiles" / "smoke.yaml", dest / "params.yaml")
+    (dest / "data" / "benchmarks").mkdir(parents=True, exist_ok=True)   # as `make repro` does in a clone
     run(["git", "init", "-q"], dest)
     commit(dest, "fresh clone")
     return dest

@@ -58,8 +58,14 @@ def _require_constructor(kind: str, class_name: str) -> Callable[..., Any]:
     return create
 
 
+# OpenCV 5.0's TrackerMIL never returns from init() on a 4 x 4 box (measured; 5 x 5 and 4 x 40 are fine), so boxes
+# smaller than this are grown around their centre before init (all OpenCV trackers, to keep them comparable).
+MIN_SIDE = 6
+
+
 def _to_rect(box: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """The integer (x, y, w, h) OpenCV wants: `box` clipped to the image, at least 1 x 1 pixel inside it."""
+    """The integer (x, y, w, h) OpenCV wants: the part of `box` inside the image; a side shorter than MIN_SIDE is
+    grown around the centre and the rectangle moved inside the image."""
     H, W = shape[:2]
     x0, y0 = np.clip([box[0], box[1]], 0, [W - 1, H - 1])
     x1, y1 = np.clip([box[0] + box[2], box[1] + box[3]], 0, [W, H])
@@ -67,6 +73,12 @@ def _to_rect(box: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, in
     x, y = min(x, W - 1), min(y, H - 1)
     w = max(1, min(int(round(x1)) - x, W - x))
     h = max(1, min(int(round(y1)) - y, H - y))
+    if w < MIN_SIDE:
+        w = min(MIN_SIDE, W)
+        x = int(np.clip(round((x0 + x1) / 2 - w / 2), 0, W - w))
+    if h < MIN_SIDE:
+        h = min(MIN_SIDE, H)
+        y = int(np.clip(round((y0 + y1) / 2 - h / 2), 0, H - h))
     return x, y, w, h
 
 
