@@ -28,17 +28,17 @@ def test_tuning_starts_from_the_configured_setting_is_seeded_and_resumes(checkpo
     seqs = load_benchmark("otb", otb_folder)[:2]
     tracker = make_tracker("siamese", checkpoint, name="net")
     base, cfg = TrackConfig(), TuneConfig(trials=3, seed=5)
-    full = tune_tracker(tracker, base, seqs, cfg)
+    full = tune_tracker(tracker, seqs, cfg)
     assert [full["trials"][0][k] for k in ("penalty_k", "window_influence", "lr")] == [0.15, 0.4, 0.2]
     assert full["trials"][0]["auc"] == pytest.approx(val_auc(tracker, base, seqs))
     assert full["best_auc"] == max(t["auc"] for t in full["trials"]) >= full["trials"][0]["auc"]
     for t in full["trials"]:
         for k in ("penalty_k", "window_influence", "lr"):
             assert getattr(cfg, k)[0] <= t[k] <= getattr(cfg, k)[1]
-    assert tune_tracker(tracker, base, seqs, cfg) == full                       # seeded: same study
+    assert tune_tracker(tracker, seqs, cfg) == full                       # seeded: same study
     journal = tmp_path / "study.journal"
-    tune_tracker(tracker, base, seqs, dataclasses.replace(cfg, trials=2), study_file=journal)
-    resumed = tune_tracker(tracker, base, seqs, cfg, study_file=journal)          # one more trial, not three
+    tune_tracker(tracker, seqs, dataclasses.replace(cfg, trials=2), study_file=journal)
+    resumed = tune_tracker(tracker, seqs, cfg, study_file=journal)          # one more trial, not three
     assert len(resumed["trials"]) == 3 and resumed["trials"][:2] == full["trials"][:2]
 
 

@@ -18,14 +18,6 @@ from ..io import atomic_write, write_json
 from .protocols import Protocol, first_box_only, protocol_for
 
 
-def track_sequence(tracker, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """Track one sequence from its first box. Returns (N, 4) boxes in the file convention (frame 1 = the first
-    ground-truth box) and the seconds spent in the tracker on each frame (frame 1: ``init``; image decoding
-    excluded), as the GOT-10k toolkit records them. Works for test splits holding only the first box."""
-    boxes, times, _ = _track(tracker, seq)
-    return boxes, times
-
-
 def run_sequence(tracker, seq: Sequence) -> tuple[np.ndarray, float]:
     """Track one sequence from its first box. Returns (N, 4) boxes in the file convention and frames/second
     (frames 2..N over the wall time of the tracking loop, frame reading included)."""

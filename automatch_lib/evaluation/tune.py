@@ -32,13 +32,15 @@ def val_auc(tracker: SiameseTracker, cfg: TrackConfig, sequences: list[Sequence]
     return summarize(curves)["success_auc"]
 
 
-def tune_tracker(tracker: SiameseTracker, base: TrackConfig, sequences: list[Sequence], cfg: TuneConfig,
+def tune_tracker(tracker: SiameseTracker, sequences: list[Sequence], cfg: TuneConfig,
                  study_file: str | Path | None = None, progress: bool = False) -> dict:
-    """TPE search of penalty_k / window_influence / lr over the `tune` ranges, `cfg.trials` trials in all.
+    """TPE search of penalty_k / window_influence / lr over the `tune` ranges, `cfg.trials` trials in all, starting
+    from the tracker's own setting (`tracker.cfg`, the first trial).
 
     Returns {'best': {penalty_k, window_influence, lr}, 'best_auc', 'trials': [{..., 'auc'}]} in trial order.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    base = tracker.cfg
     storage = None
     if study_file is not None:
         Path(study_file).parent.mkdir(parents=True, exist_ok=True)

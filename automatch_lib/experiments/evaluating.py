@@ -8,8 +8,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
-
 from ..config import Params
 from ..data.sequence import Sequence
 from ..evaluation.ope import evaluate_tracker
@@ -19,6 +17,7 @@ from ..io import write_json
 from ..trackers import Tracker, make_tracker
 
 PEERS = ("csrt", "kcf", "mil")   # OpenCV's classical trackers, no model files needed
+SCORE_KEYS = ("success_auc", "precision_20", "norm_precision_20", "success_50", "fps")   # what the metrics files keep
 
 
 def checkpoints_in(models_dir: str | Path, names: list[str]) -> dict[str, Path]:
@@ -33,7 +32,7 @@ def tune_all(p: Params, checkpoints: dict[str, Path], val_sequences: list[Sequen
              study_dir: str | Path | None = None) -> dict:
     """Tune each tracker's online hyper-parameters on the validation sequences (`tune` section); each study is
     kept as `<study_dir>/<name>.journal` when a folder is given."""
-    return {name: tune_tracker(make_tracker("siamese", path, p.track, name=name), p.track, val_sequences, p.tune,
+    return {name: tune_tracker(make_tracker("siamese", path, p.track, name=name), val_sequences, p.tune,
                                Path(study_dir) / f"{name}.journal" if study_dir else None)
             for name, path in checkpoints.items()}
 
@@ -63,11 +62,14 @@ def evaluate_all(trackers: dict[str, Tracker], sequences: list[Sequence], result
             for name, tracker in trackers.items()}
 
 
+def scores_of(results: dict[str, dict]) -> dict[str, dict]:
+    """{tracker: {SCORE_KEYS present}} as plain floats: what a metrics file keeps of each tracker's result."""
+    return {name: {k: float(m[k]) for k in SCORE_KEYS if k in m} for name, m in results.items()}
+
+
 def metrics_table(results: dict[str, dict]) -> list[dict]:
-    """Rows {'tracker', 'success_auc', 'precision_20', 'norm_precision_20', 'fps'} sorted by AUC, for display."""
-    rows = [{"tracker": n, **{k: float(np.round(m[k], 4)) for k in ("success_auc", "precision_20",
-                                                                     "norm_precision_20", "fps")}}
-            for n, m in results.items()]
+    """Rows {'tracker', SCORE_KEYS...} rounded to 4 digits and sorted by AUC, for display."""
+    rows = [{"tracker": n, **{k: round(v, 4) for k, v in s.items()}} for n, s in scores_of(results).items()]
     return sorted(rows, key=lambda r: -r["success_auc"])
 
 
@@ -86,10 +88,7 @@ def attribute_table(results: dict[str, dict], sequences: list[Sequence], codes: 
 def write_eval_outputs(results: dict[str, dict], out_json: str | Path, plots_dir: str | Path,
                        extra: dict | None = None) -> dict:
     """metrics/eval.json (scores per tracker + extra) and plots/{success,precision}/<tracker>.json for DVC."""
-    metrics = {name: {k: float(m[k]) for k in ("success_auc", "precision_20", "norm_precision_20", "success_50",
-                                                "fps") if k in m}
-               for name, m in results.items()}
-    metrics.update(extra or {})
+    metrics = {**scores_of(results), **(extra or {})}
     write_json(out_json, metrics)
     for name, m in results.items():
         write_json(Path(plots_dir) / "success" / f"{name}.json",

@@ -40,7 +40,6 @@ LOADERS: dict[str, Callable[..., list[Sequence]]] = {
 # Other spellings accepted for a registry name.
 ALIASES = {"otb100": "otb", "otb2015": "otb", "got-10k": "got10k", "uav": "uav123"}
 
-BENCHMARKS = LOADERS  # the registry's former name (the same dict), kept for existing callers
 
 
 def benchmark_name(name: str) -> str:
@@ -67,7 +66,7 @@ def load_benchmark(name: str, root: str | Path, split: str | None = None,
     return loader(root, split=split, sequences=sequences)
 
 
-__all__ = ["LOADERS", "BENCHMARKS", "ALIASES", "IMAGE_EXTS", "KNOWN_ATTRIBUTES", "benchmark_name",
+__all__ = ["LOADERS", "ALIASES", "IMAGE_EXTS", "KNOWN_ATTRIBUTES", "benchmark_name",
            "load_benchmark", "list_images", "numbered_frames", "read_list_file", "read_labels", "read_attributes",
            "read_meta_info", "load_otb", "load_dtb70", "load_lasot", "load_got10k", "load_trackingnet",
            "load_tnl2k", "load_vot", "load_uav123"]
