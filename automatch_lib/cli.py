@@ -52,10 +52,10 @@ def cmd_generate(args) -> None:
 def cmd_train(args) -> None:
     p = _params(args)
     distributed = init_distributed()
-    for genotype, checkpoint in plan_runs(p, args.arch, args.out):
-        history = train_tracker(p, genotype, args.data, checkpoint)
+    for genotype, seed, checkpoint in plan_runs(p, args.arch, args.out):
+        history = train_tracker(p, genotype, checkpoint, seed, data_root=args.data)
         last = history["epochs"][-1] if history["epochs"] else {}
-        print(f"trained {genotype.name}: cls={list(genotype.cls)} reg={list(genotype.reg)}, final loss "
+        print(f"trained {genotype.name} seed {seed}: cls={list(genotype.cls)} reg={list(genotype.reg)}, final loss "
               f"{last.get('loss/total', float('nan')):.4f} -> {checkpoint}")
     if distributed:
         dist.destroy_process_group()
@@ -63,9 +63,9 @@ def cmd_train(args) -> None:
 
 def cmd_search(args) -> None:
     p = _params(args)
-    result = search(p, args.data, args.out_json, args.genotype, args.checkpoint)
-    print(f"retained: cls={result['retained']['cls']} reg={result['retained']['reg']} ({result['seconds']:.0f}s) "
-          f"-> {args.genotype}")
+    result = search(p, args.features, args.backbone, args.out_json, args.genotype, args.checkpoint)
+    print(f"retained: cls={result['retained']['cls']} reg={result['retained']['reg']}, agreement "
+          f"{result['agreement']} over {len(result['seeds'])} seeds ({result['seconds']:.0f} CPU s) -> {args.genotype}")
 
 
 def _roots(args) -> list[tuple[str, str]]:
@@ -157,18 +157,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="data/synthetic")
     g.set_defaults(func=cmd_generate)
 
-    t = sub.add_parser("train", help="train fixed-operator trackers (torchrun-compatible)")
+    t = sub.add_parser("train", help="train a fixed-operator tracker once per train.seeds entry, end to end on "
+                                      "image pairs (torchrun-compatible)")
     t.add_argument("--data", default="data/synthetic")
     t.add_argument("--arch", default="baseline",
                    help="baseline | genotype:FILE.json | ops:CLS,OPS/REG,OPS | random (default baseline)")
-    t.add_argument("--out", required=True, help="checkpoint path (a folder for --arch random)")
+    t.add_argument("--out", required=True, help="checkpoint folder: one OUT/seed_<s>.pt per train.seeds entry")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("search", help="BCM bilevel search of both branches")
-    s.add_argument("--data", default="data/synthetic")
+    s = sub.add_parser("search", help="BCM bilevel search of both branches, one per search.seeds entry, on the "
+                                       "frozen backbone's cached features")
+    s.add_argument("--features", default="data/features", help="folder with train.pt and val.pt")
+    s.add_argument("--backbone", default="models/backbone.pt", help="the backbone the features came from")
     s.add_argument("--out-json", default="metrics/search.json")
     s.add_argument("--genotype", default="models/genotype.json", help="where the retained operators go")
-    s.add_argument("--checkpoint", default="models/search.pt")
+    s.add_argument("--checkpoint", default="models/search", help="folder: one supernet per seed")
     s.set_defaults(func=cmd_search)
 
     e = sub.add_parser("evaluate", help="one-pass evaluation of one tracker on a benchmark folder")

@@ -27,6 +27,13 @@ POSITIVE = dict(min=1)
 NON_NEGATIVE = dict(min=0)
 
 
+def _seed_list(value) -> str | None:
+    if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value) \
+            or len(set(value)) != len(value):
+        return "expected a non-empty list of distinct non-negative integers"
+    return None
+
+
 def _range_pair(value) -> str | None:
     if len(value) != 2 or not all(isinstance(v, (int, float)) for v in value) or value[0] > value[1]:
         return "expected [low, high] numbers with low <= high"
@@ -101,6 +108,27 @@ class TrainConfig(Section):
     reg_weight: float = field(default=1.0, metadata=NON_NEGATIVE)
     label_radius: int = field(default=2, metadata=NON_NEGATIVE)
     grad_clip: float = field(default=10.0, metadata=NON_NEGATIVE)          # 0 = no clipping
+    seeds: list = field(default_factory=lambda: [0], metadata=dict(check=_seed_list))  # one training per seed
+
+
+@dataclass
+class PretrainConfig(TrainConfig):
+    """Pretraining of the one shared backbone (a supernet with every search candidate on, the one-shot NAS warm-up
+    that favours no operator), after which it is frozen. Its first seed is used. `processes` > 1 trains with that
+    many DistributedDataParallel ranks over gloo on one machine, each with `resources.threads` threads and batch_size /
+    processes pairs per step; it is a result parameter (BatchNorm statistics are per rank)."""
+
+    SECTION: typing.ClassVar[str] = "pretrain"
+    processes: int = field(default=1, metadata=POSITIVE)
+
+
+@dataclass
+class FeaturesConfig(Section):
+    """The cache of frozen-backbone features: one augmented pair drawn per entry, computed once and versioned."""
+
+    SECTION: typing.ClassVar[str] = "features"
+    train_pairs: int = field(default=8000, metadata=POSITIVE)    # from the train split (and stills)
+    val_pairs: int = field(default=2000, metadata=POSITIVE)      # from the val split: the search's upper level
     seed: int = field(default=0, metadata=NON_NEGATIVE)
 
 
@@ -118,7 +146,7 @@ class SearchConfig(Section):
     """BCM bilevel search. Paper: 5 epochs of 6e5 pairs, weight lr 1e-3 -> 1e-4 exponential."""
 
     SECTION: typing.ClassVar[str] = "search"
-    operators: list = field(default_factory=list)      # empty = every registered operator
+    operators: list = field(default_factory=list)      # empty = operators.SEARCH_SPACE (the paper's seven)
     granularity: str = field(default="channel", metadata=dict(choices=("channel", "operator")))
     epochs: int = field(default=2, metadata=POSITIVE)
     pairs_per_epoch: int = field(default=2000, metadata=POSITIVE)
@@ -128,22 +156,32 @@ class SearchConfig(Section):
     optimizer: str = field(default="adamw", metadata=dict(choices=("adamw", "sgd")))
     arch_lr: float = field(default=3e-2, metadata=dict(min=0))
     arch_weight_decay: float = field(default=0.0, metadata=NON_NEGATIVE)
-    unrolled: bool = False            # second-order DARTS approximation
+    momentum: float = field(default=0.9, metadata=dict(min=0, max=1))       # of sgd, the step `unrolled` unrolls
+    weight_decay: float = field(default=1e-4, metadata=NON_NEGATIVE)
+    unrolled: bool = False            # second-order DARTS approximation (needs optimizer: sgd, whose step it unrolls)
+    sparsity: float = field(default=0.0, metadata=NON_NEGATIVE)  # cost per open channel in the upper-level loss
     warmup_fraction: float = field(default=0.0, metadata=dict(min=0, max=1))  # weights-only steps at the start
     init: float = 1.0                 # initial manipulator value w
     tau: float = field(default=1.0, metadata=dict(min=1e-6))
     noise: bool = False
     retain: int = field(default=2, metadata=POSITIVE)
-    seed: int = field(default=0, metadata=NON_NEGATIVE)
+    seeds: list = field(default_factory=lambda: [0], metadata=dict(check=_seed_list))  # one search per seed
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.unrolled and self.optimizer != "sgd":
+            raise ConfigError("search.unrolled = true unrolls the weights' SGD-with-momentum step: set "
+                              f"search.optimizer: sgd (got {self.optimizer!r})")
 
 
 @dataclass
 class RandomSearchConfig(Section):
-    """Random-search baseline: k random operators per branch, one retraining per seed."""
+    """Random-search baseline: for each training seed s, k operators per branch drawn with the generator seeded by
+    (seed, s), then trained like the others; the configuration compared is 'a random architecture'."""
 
     SECTION: typing.ClassVar[str] = "random_search"
     k: int = field(default=2, metadata=POSITIVE)
-    seeds: list = field(default_factory=lambda: [1, 2])
+    seed: int = field(default=1, metadata=NON_NEGATIVE)
 
 
 @dataclass
@@ -184,7 +222,8 @@ class ResourcesConfig(Section):
     """How a run uses the machine; listed by no DVC stage because it does not change results.
 
     torch threads + DataLoader workers + other processes must not exceed the cores, or OpenMP stalls make work many
-    times slower: on a 2-core machine keep threads=1, workers=1.
+    times slower: on a 2-core machine keep threads=1, workers=1, and jobs * threads <= 2 (runs on cached features
+    load no images, so they use no workers).
     """
 
     SECTION: typing.ClassVar[str] = "resources"
@@ -193,10 +232,12 @@ class ResourcesConfig(Section):
     device: str = "cpu"                                       # 'cuda' on a GPU machine
     progress: bool = True                                     # progress bars
     log_every: int = field(default=2, metadata=POSITIVE)      # search: record potentials every N steps
+    jobs: int = field(default=1, metadata=POSITIVE)           # independent runs (seeds) at once, each with `threads`
 
 
 SECTIONS: dict[str, type] = {cls.SECTION: cls for cls in (
-    SyntheticConfig, CropConfig, PairConfig, ModelConfig, TrainConfig, BaselineConfig, SearchConfig,
+    SyntheticConfig, CropConfig, PairConfig, ModelConfig, PretrainConfig, FeaturesConfig, TrainConfig,
+    BaselineConfig, SearchConfig,
     RandomSearchConfig, TrackConfig, TuneConfig, EvaluateConfig, ResourcesConfig)}
 
 
@@ -208,6 +249,8 @@ class Params:
     crop: CropConfig
     pairs: PairConfig
     model: ModelConfig
+    pretrain: PretrainConfig
+    features: FeaturesConfig
     train: TrainConfig
     baseline: BaselineConfig
     search: SearchConfig

@@ -50,8 +50,9 @@ def make_loader(dataset, batch_size: int, workers: int, shuffle_seed: int | None
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
-    """Move every tensor of a batch dict to `device`."""
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    """Move every tensor of a batch dict (and of its lists of cached feature maps) to `device`."""
+    move = lambda v: v.to(device, non_blocking=True) if torch.is_tensor(v) else v  # noqa: E731
+    return {k: [move(x) for x in v] if isinstance(v, (list, tuple)) else move(v) for k, v in batch.items()}
 
 
 def batch_loss(forward, batch: dict, search_size: int, stride: int, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
@@ -104,20 +105,24 @@ def is_main_process() -> bool:
 
 
 def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resources: ResourcesConfig,
-          checkpoint: str | Path | None = None, resume: bool = True, extra: dict | None = None) -> dict:
-    """Train `model` on `dataset` (a PairDataset) for cfg.epochs; returns the history.
+          checkpoint: str | Path | None = None, resume: bool = True, extra: dict | None = None,
+          seed: int = 0) -> dict:
+    """Train `model` on `dataset` (a PairDataset of images, or a FeatureSet of cached backbone maps, which leaves the
+    frozen backbone untouched) for cfg.epochs with torch's RNG seeded by `seed`; returns the history.
 
     After every epoch the checkpoint (model config + weights + optimizer + history) is written atomically; with
     resume=True an existing checkpoint is loaded and training continues from the next epoch, so an interrupted
     run restarts where it stopped and ends with the same weights as an uninterrupted one.
     """
     configure_threads(resources.threads)
-    seed_everything(cfg.seed)
+    seed_everything(seed)
     device = torch.device(resources.device)
     model.to(device)
     optimizer = build_optimizer(model, cfg)
     world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-    history: dict = {"epochs": [], "config": asdict(cfg), "world_size": world}
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world} training processes")
+    history: dict = {"epochs": [], "config": asdict(cfg), "seed": seed, "world_size": world}
     progress = resources.progress
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
@@ -131,7 +136,8 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resour
     net = model
     if dist.is_available() and dist.is_initialized():
         net = torch.nn.parallel.DistributedDataParallel(model)
-    loader = make_loader(dataset, cfg.batch_size, resources.workers)
+    loader = make_loader(dataset, cfg.batch_size // world, 0 if getattr(dataset, "in_memory", False)
+                         else resources.workers)   # each rank takes its share of the batch: same global batch
     steps_per_epoch = len(loader)
     total = cfg.epochs * steps_per_epoch
     for epoch in range(start, cfg.epochs):
@@ -142,7 +148,7 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resour
         if epoch < cfg.freeze_backbone_epochs:
             model.backbone.eval()
             model.backbone.requires_grad_(False)
-        else:
+        elif cfg.freeze_backbone_epochs:
             model.backbone.requires_grad_(True)
         sums: dict[str, float] = {}
         t0 = time.perf_counter()

@@ -27,19 +27,37 @@ def plot_ope(results: dict[str, dict], title: str = ""):
     return fig
 
 
-def plot_potentials(history: list[dict], retained: dict[str, list[str]] | None = None):
-    """Operator potentials (Eq. 12) over search steps, one panel per branch; retained operators drawn thick."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+def plot_search(history: list[dict], retained: dict[str, list[str]] | None = None):
+    """One search over its steps: the potential of each operator (Eq. 12, top) and the fraction of its channels
+    gated off (w <= 0, bottom), per branch; retained operators drawn thick."""
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
     steps = [h["step"] for h in history]
-    for ax, branch in zip(axes, ("cls", "reg")):
-        for op in history[0][branch]:
-            keep = retained is not None and op in retained[branch]
-            ax.plot(steps, [h[branch][op] for h in history], label=op, lw=2.5 if keep else 1.0,
-                    ls="-" if keep else "--")
-        ax.set(title=f"{'classification' if branch == 'cls' else 'regression'} branch", xlabel="search step",
-               ylabel="potential  sum_j sigmoid(w_ij)")
-        ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    for col, branch in enumerate(("cls", "reg")):
+        for row, (key, label) in enumerate((("potential", "potential  sum_j sigmoid(w_ij)"),
+                                            ("gated_off", "fraction of channels with w <= 0"))):
+            ax = axes[row, col]
+            for op in history[0][key][branch]:
+                keep = retained is not None and op in retained[branch]
+                ax.plot(steps, [h[key][branch][op] for h in history], label=op, lw=2.5 if keep else 1.0,
+                        ls="-" if keep else "--")
+            ax.set(ylabel=label, xlabel="search step" if row else None)
+            ax.grid(alpha=0.3)
+        axes[0, col].set_title(f"{'classification' if branch == 'cls' else 'regression'} branch")
+    axes[0, 1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def plot_comparisons(entries: list[dict], label: str = "success AUC difference"):
+    """Forest plot of paired comparisons: each difference a - b with its 95% interval; the verdict in the label."""
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(entries) + 1.2))
+    for i, e in enumerate(entries):
+        low, high = e["ci95"]
+        ax.errorbar(e["diff"], i, xerr=[[e["diff"] - low], [high - e["diff"]]], fmt="o", capsize=4)
+    ax.set_yticks(range(len(entries)), [f"{e['a']} - {e['b']}: {e['verdict']}" for e in entries])
+    ax.axvline(0.0, color="k", lw=1)
+    ax.set(xlabel=f"{label} (mean, 95% paired bootstrap interval)")
+    ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return fig
 

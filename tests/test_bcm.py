@@ -9,7 +9,7 @@ import torch
 from automatch_lib.model.matching import MATCHING_KINDS, MatchingNetwork, build_matching, register_matching
 from automatch_lib.model.network import SiameseNet
 from automatch_lib.operators import OPERATORS
-from automatch_lib.search.bcm import BCMMatching, gumbel_sigmoid
+from automatch_lib.search.bcm import BCMMatching, gumbel_sigmoid, top_k
 from automatch_lib.search.darts_cell import DartsMatchingCell
 
 C = 8
@@ -136,6 +136,50 @@ def test_retain_returns_the_k_largest():
     # ties are broken by search-space order
     set_manipulators(m, torch.zeros(4, C))
     assert m.retain(2) == ops[:2]
+
+
+def test_top_k_is_the_k_largest_best_first_ties_in_given_order():
+    pots = {"a": 1.0, "b": 3.0, "c": 2.0, "d": 3.0}
+    assert top_k(pots, 1) == ["b"]
+    assert top_k(pots, 2) == ["b", "d"]              # tie: given order
+    assert top_k(pots, 3) == ["b", "d", "c"]
+    assert top_k(pots, 10) == ["b", "d", "c", "a"]
+    assert top_k({"d": 3.0, "b": 3.0}, 1) == ["d"]
+    m = bcm()
+    set_manipulators(m, torch.tensor([0.5, -1.0, 2.0]).view(3, 1).expand(3, C))
+    assert m.retain(2) == top_k(m.potentials(), 2) == ["pairwise_relation", "dw_xcorr"]
+
+
+@pytest.mark.parametrize("granularity", ["channel", "operator"])
+def test_gated_off_is_the_fraction_of_channels_with_w_at_most_zero(granularity):
+    m = bcm(granularity=granularity)
+    assert m.gated_off() == {n: 0.0 for n in OPS}            # init 1.0: every channel open
+    if granularity == "channel":
+        w = torch.ones(len(OPS), C)
+        w[0, :3] = -0.5                                     # 3 of 8 closed
+        w[1, :] = 0.0                                       # w = 0 is closed (the hard decision is w > 0)
+        w[2, 0] = 1e-6                                      # barely open
+        set_manipulators(m, w)
+        assert m.gated_off() == pytest.approx({"dw_xcorr": 3 / C, "film": 1.0, "pairwise_relation": 0.0})
+        # agrees with the forward decisions without noise
+        closed = (m.decisions().detach() == 0).float().mean(dim=1)
+        assert list(m.gated_off().values()) == pytest.approx(closed.tolist())
+    else:
+        set_manipulators(m, [-0.1, 0.2, 0.0])
+        assert m.gated_off() == {"dw_xcorr": 1.0, "film": 0.0, "pairwise_relation": 1.0}
+
+
+def test_open_fraction_is_the_differentiable_mean_of_sigmoid_w_over_tau():
+    m = bcm(tau=2.0)
+    w = torch.linspace(-2, 2, len(OPS) * C).view(len(OPS), C)
+    set_manipulators(m, w)
+    value = m.open_fraction()
+    assert value.shape == () and value.requires_grad
+    assert float(value.detach()) == pytest.approx(float(torch.sigmoid(w / 2.0).mean()), rel=1e-6)
+    value.backward()
+    s = torch.sigmoid(w / 2.0)
+    torch.testing.assert_close(m.manipulators.grad, s * (1 - s) / 2.0 / w.numel())
+    assert (m.manipulators.grad > 0).all()                  # a price on open channels pushes every w down
 
 
 def test_operator_granularity_has_one_manipulator_per_operator():

@@ -16,7 +16,7 @@ import yaml
 
 from automatch_lib.cli import main
 from automatch_lib.config import CropConfig, load_params, merged_profile
-from automatch_lib.model.genotype import random_genotypes, search_space
+from automatch_lib.model.genotype import parse_arch
 from automatch_lib.model.network import SiameseNet, load_model, save_checkpoint
 from conftest import REPO, profile_params, write_moving_sequence
 
@@ -129,29 +129,30 @@ def test_train_arch_specs(tmp_path, capsys):
     for k in range(2):
         write_moving_sequence(data / "train" / f"S{k}", n=8, seed=k)
     params = profile_params(tmp_path, "smoke")
-    raw = yaml.safe_load(params.read_text())
-    raw["random_search"]["seeds"] = [1, 2]   # one seed: see test_bilevel.py::test_plan_runs_random_with_one_seed
-    params.write_text(yaml.safe_dump(raw))
     p = load_params(params)
+    assert p.train.seeds == [0, 1]
     assert main(["--quiet", "--params", str(params), "train", "--data", str(data), "--arch", "random",
                  "--out", str(tmp_path / "random")]) == 0
-    expected = random_genotypes(search_space(p), p.random_search.k, list(p.random_search.seeds))
-    assert sorted(f.name for f in (tmp_path / "random").iterdir()) == sorted(f"{g.name}.pt" for g in expected)
-    for g in expected:
-        _, ckpt = load_model(tmp_path / "random" / f"{g.name}.pt")
+    # one checkpoint per training seed, each with its own random draw
+    assert sorted(f.name for f in (tmp_path / "random").iterdir()) == ["seed_0.pt", "seed_1.pt"]
+    printed = capsys.readouterr().out
+    for seed in p.train.seeds:
+        g = parse_arch("random", p, name="random", seed=seed)
+        _, ckpt = load_model(tmp_path / "random" / f"seed_{seed}.pt")
         assert (ckpt["config"]["cls_ops"], ckpt["config"]["reg_ops"]) == (list(g.cls), list(g.reg))
+        assert ckpt["genotype"] == g.to_dict() and ckpt["history"]["seed"] == seed
         assert ckpt["crop"] == dataclasses.asdict(p.crop)
-    capsys.readouterr()
+        assert f"trained random seed {seed}: cls={list(g.cls)}" in printed
     assert main(["--params", str(params), "train", "--data", str(data), "--arch", "film+concat",
-                 "--out", str(tmp_path / "x.pt")]) == 2
+                 "--out", str(tmp_path / "x")]) == 2
     assert "unknown architecture spec 'film+concat'" in capsys.readouterr().err
     assert main(["--params", str(params), "train", "--data", str(data), "--arch", "ops:film/nope",
-                 "--out", str(tmp_path / "x.pt")]) == 2
+                 "--out", str(tmp_path / "x")]) == 2
     assert "reg operators ['nope']" in capsys.readouterr().err
     assert main(["--params", str(params), "train", "--data", str(data),
-                 "--arch", f"genotype:{tmp_path / 'none.json'}", "--out", str(tmp_path / "x.pt")]) == 2
+                 "--arch", f"genotype:{tmp_path / 'none.json'}", "--out", str(tmp_path / "x")]) == 2
     assert "none.json" in capsys.readouterr().err
-    assert not (tmp_path / "x.pt").exists()
+    assert not (tmp_path / "x").exists()
 
 
 def test_profile_prints_the_merged_params_or_writes_them(tmp_path, monkeypatch, capsys):
@@ -178,14 +179,18 @@ def test_torchrun_ddp_training_on_two_processes(tmp_path):
         for k in range(n):
             write_moving_sequence(data / split / f"S{k}", n=8, seed=k)
     params = profile_params(tmp_path, "smoke")
+    raw = yaml.safe_load(params.read_text())
+    raw["train"]["seeds"] = [3]          # one run is enough here (test_train_arch_specs trains several seeds)
+    params.write_text(yaml.safe_dump(raw))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
            "-m", "automatch_lib.cli", "--quiet", "--params", str(params), "train", "--data", str(data),
-           "--out", str(tmp_path / "ddp.pt")]
+           "--out", str(tmp_path / "ddp")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    model, ckpt = load_model(tmp_path / "ddp.pt")
-    assert ckpt["complete_epochs"] == 1 and ckpt["history"]["world_size"] == 2
+    assert [f.name for f in (tmp_path / "ddp").iterdir()] == ["seed_3.pt"]
+    model, ckpt = load_model(tmp_path / "ddp" / "seed_3.pt")
+    assert ckpt["complete_epochs"] == 1 and ckpt["history"]["world_size"] == 2 and ckpt["history"]["seed"] == 3
     assert ckpt["crop"] == dataclasses.asdict(load_params(params).crop)
 
 
@@ -197,3 +202,20 @@ def test_bench_data_prints_loader_and_step_throughput(tmp_path, capsys):
                  "--settings", "1,0"]) == 0
     out = capsys.readouterr().out
     assert "threads=1 workers=0: loader" in out and "training step" in out and "loader+step" in out
+
+
+def test_run_jobs_returns_results_in_job_order_in_spawned_processes():
+    """Independent runs at once: the results come back in job order and equal a run in this process; each spawned
+    process pins its torch threads first."""
+    import math
+
+    from automatch_lib.threads import run_jobs
+
+    jobs = [(7,), (3,), (10,), (1,), (5,)]
+    expected = [5040, 6, 3628800, 1, 120]
+    assert run_jobs(math.factorial, jobs, processes=1) == expected
+    assert run_jobs(math.factorial, jobs, processes=2) == expected
+    assert run_jobs(math.factorial, [], processes=2) == []
+    # every job ran with the requested torch threads (and this process keeps its own)
+    assert run_jobs(torch.get_num_threads, [(), (), ()], processes=2, threads=2) == [2, 2, 2]
+    assert torch.get_num_threads() == 1

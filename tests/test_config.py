@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 import yaml
 
-from automatch_lib.config import (SECTIONS, CropConfig, PairConfig, ResourcesConfig, SearchConfig, TrackConfig,
-                                  TrainConfig, apply_profile, load_params, merged_profile, parse_params)
+from automatch_lib.config import (SECTIONS, CropConfig, FeaturesConfig, PairConfig, PretrainConfig,
+                                  RandomSearchConfig, ResourcesConfig, SearchConfig, TrackConfig, TrainConfig,
+                                  apply_profile, load_params, merged_profile, parse_params)
 from automatch_lib.errors import ConfigError
-from automatch_lib.operators import OPERATORS
+from automatch_lib.model.genotype import search_space
+from automatch_lib.operators import OPERATORS, SEARCH_SPACE
 from automatch_lib.validation import Section, build
 from conftest import REPO
 
@@ -42,9 +44,18 @@ def test_default_params_validate_and_cover_every_section():
     for cls in (TrainConfig, SearchConfig):
         assert not {"workers", "threads", "device", "log_every"} & {f.name for f in dataclasses.fields(cls)}
     assert dataclasses.asdict(p.resources) == {**dataclasses.asdict(ResourcesConfig()), **raw["resources"]}
-    # the architecture sections only name registered operators
-    for ops in (p.search.operators, p.baseline.cls_ops, p.baseline.reg_ops):
+    # the architecture sections only name registered operators; an empty search.operators means the paper's space
+    for ops in (p.baseline.cls_ops, p.baseline.reg_ops):
         assert ops and set(ops) <= set(OPERATORS)
+    assert set(p.search.operators) <= set(OPERATORS)
+    assert search_space(p) == (list(p.search.operators) or list(SEARCH_SPACE))
+    assert set(SEARCH_SPACE) <= set(OPERATORS) and len(SEARCH_SPACE) == 7
+    # every compared configuration runs once per seed
+    for seeds in (p.train.seeds, p.search.seeds, p.pretrain.seeds):
+        assert seeds and len(set(seeds)) == len(seeds)
+    assert isinstance(p.pretrain, PretrainConfig) and isinstance(p.pretrain, TrainConfig)
+    assert isinstance(p.features, FeaturesConfig)
+    assert not hasattr(p.train, "seed") and not hasattr(p.search, "seed") and not hasattr(p.random_search, "seeds")
 
 
 def _leaves(tree: dict, prefix: tuple = ()):
@@ -130,6 +141,20 @@ def test_a_profile_with_a_bad_value_is_rejected_before_anything_is_written(tmp_p
     ("resources", "threads", 0, "resources.threads: expected a value >= 1, got 0"),
     ("resources", "workers", "two", "resources.workers: expected an integer, got 'two'"),
     ("resources", "progress", 1, "resources.progress: expected true/false, got 1"),
+    ("resources", "jobs", 0, "resources.jobs: expected a value >= 1, got 0"),
+    ("train", "seeds", [], "train.seeds = []: expected a non-empty list of distinct non-negative integers"),
+    ("train", "seeds", [0, 0], "train.seeds = [0, 0]: expected a non-empty list of distinct"),
+    ("train", "seeds", [1, -1], "train.seeds = [1, -1]: expected a non-empty list of distinct"),
+    ("train", "seeds", [0, 1.5], "train.seeds = [0, 1.5]: expected a non-empty list of distinct"),
+    ("train", "seeds", 3, "train.seeds: expected a list, got 3"),
+    ("train", "seed", 3, "unknown key"),
+    ("search", "seeds", [True], "search.seeds = [True]: expected a non-empty list of distinct"),
+    ("search", "sparsity", -0.5, "search.sparsity: expected a value >= 0, got -0.5"),
+    ("search", "momentum", 1.5, "search.momentum: expected a value <= 1, got 1.5"),
+    ("random_search", "seed", [1, 2], "random_search.seed: expected an integer, got [1, 2]"),
+    ("pretrain", "processes", 0, "pretrain.processes: expected a value >= 1, got 0"),
+    ("pretrain", "seeds", [], "pretrain.seeds = []: expected a non-empty list"),
+    ("features", "train_pairs", 0, "features.train_pairs: expected a value >= 1, got 0"),
 ])
 def test_bad_values_raise_config_errors_naming_the_key(tmp_path, section, key, value, message):
     raw = _raw_params()
@@ -150,6 +175,40 @@ def test_sections_validate_when_built_in_code_too():
     with pytest.raises(ConfigError, match=re.escape("train.batch_size: expected a value >= 1, got 0")):
         dataclasses.replace(TrainConfig(), batch_size=0)
     assert TrainConfig(lr=1).lr == 1.0 and isinstance(TrainConfig(lr=1).lr, float)
+
+
+def test_seed_lists_and_the_unrolled_search_needs_sgd():
+    assert TrainConfig().seeds == [0] and TrainConfig(seeds=(3, 1)).seeds == [3, 1]
+    assert SearchConfig(seeds=[2, 0]).seeds == [2, 0]
+    assert RandomSearchConfig(seed=4).seed == 4
+    with pytest.raises(ConfigError, match=re.escape("train.seeds = [1, 1]: expected a non-empty list")):
+        TrainConfig(seeds=[1, 1])
+    with pytest.raises(ConfigError, match=re.escape("pretrain.seeds = []: expected a non-empty list")):
+        PretrainConfig(seeds=[])
+    # the second-order step unrolls the weights' SGD update: with AdamW there is nothing to unroll
+    with pytest.raises(ConfigError, match=r"search\.unrolled = true .* search\.optimizer: sgd \(got 'adamw'\)"):
+        SearchConfig(unrolled=True, optimizer="adamw")
+    with pytest.raises(ConfigError, match="search.optimizer: sgd"):
+        dataclasses.replace(SearchConfig(optimizer="sgd", unrolled=True), optimizer="adamw")
+    ok = SearchConfig(unrolled=True, optimizer="sgd", momentum=0.5, weight_decay=1e-3, sparsity=0.1)
+    assert (ok.unrolled, ok.momentum, ok.weight_decay, ok.sparsity) == (True, 0.5, 1e-3, 0.1)
+    assert not SearchConfig(optimizer="adamw").unrolled
+    # the pretraining section is a training schedule plus its process count
+    assert PretrainConfig.SECTION == "pretrain" and PretrainConfig(processes=2, epochs=3).epochs == 3
+    assert {f.name for f in dataclasses.fields(TrainConfig)} | {"processes"} == \
+        {f.name for f in dataclasses.fields(PretrainConfig)}
+
+
+def test_unrolled_search_with_adamw_in_a_params_file_is_rejected(tmp_path):
+    raw = _raw_params()
+    raw["search"].update(unrolled=True, optimizer="adamw")
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="search.optimizer: sgd"):
+        load_params(path)
+    raw["search"]["optimizer"] = "sgd"
+    path.write_text(yaml.safe_dump(raw))
+    assert load_params(path).search.unrolled
 
 
 def test_unknown_section_is_rejected(tmp_path):

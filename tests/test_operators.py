@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import automatch_lib.operators as operators_pkg
-from automatch_lib.operators import OPERATORS, PAPER_OPERATORS, build_operator
+from automatch_lib.operators import BASELINE_OPERATORS, OPERATORS, SEARCH_SPACE, build_operator
 from automatch_lib.operators.common import box_mask, roi_align
 from automatch_lib.operators.dw_xcorr import xcorr_depthwise
 
@@ -54,7 +54,7 @@ def unit(v: torch.Tensor, dim: int = 0) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------- registry / contract
 
 # The eight operators of the public surface (docs/architecture.md: "operator registry ... as specified").
-PUBLIC_OPERATORS = {"dw_xcorr", "concat", "pointwise_add", "pairwise_relation", "film", "simple_transformer",
+PUBLIC_OPERATORS = {"dw_xcorr", "point_dw", "concat", "pointwise_add", "pairwise_relation", "film", "simple_transformer",
                     "transductive_guidance", "pg_corr"}
 
 
@@ -74,10 +74,26 @@ def test_public_operators_are_registered():
     assert PUBLIC_OPERATORS <= set(OPERATORS)
 
 
-def test_paper_operators_are_the_registry_minus_pg_corr():
-    assert len(PAPER_OPERATORS) == len(set(PAPER_OPERATORS)) == len(OPERATORS) - 1
-    assert set(PAPER_OPERATORS) == set(OPERATORS) - {"pg_corr"}
-    assert list(PAPER_OPERATORS) == [n for n in OPERATORS if n in PAPER_OPERATORS]  # registry order
+def test_search_space_is_the_paper_seven_with_point_dw():
+    assert len(SEARCH_SPACE) == len(set(SEARCH_SPACE)) == 7 and set(SEARCH_SPACE) <= set(OPERATORS)
+    assert "point_dw" in SEARCH_SPACE and not set(BASELINE_OPERATORS) & set(SEARCH_SPACE)
+    assert "pg_corr" not in SEARCH_SPACE
+
+
+def _spatial_convs(module: nn.Module) -> list[str]:
+    """Convs with a kernel larger than 1x1, outside the shared template-vector pooling (official roi_template)."""
+    return [name for name, m in module.named_modules()
+            if isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1) and not name.startswith("template_vector")]
+
+
+@pytest.mark.parametrize("name", SEARCH_SPACE)
+def test_search_candidates_embed_with_1x1_convs_only(name):
+    """A fair search space: no candidate has spatial embedding capacity the others lack."""
+    assert _spatial_convs(build_operator(name, C)) == []
+
+
+def test_baseline_dw_xcorr_has_3x3_embeddings():
+    assert _spatial_convs(build_operator("dw_xcorr", C)) == ["embed_x.0", "embed_z.0"]
 
 
 @pytest.mark.parametrize("name", NAMES)

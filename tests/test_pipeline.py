@@ -18,12 +18,12 @@ import yaml
 
 from automatch_lib.config import apply_profile, load_params
 from automatch_lib.data.benchmarks import load_benchmark
-from automatch_lib.model.genotype import Genotype
+from automatch_lib.model.genotype import Genotype, search_space
 from conftest import REPO
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-TRAINING_STAGES = ("data", "train_baseline", "search", "retrain", "random_search")
+TRAINING_STAGES = ("data", "pretrain", "features", "train_baseline", "search", "retrain", "random_search")
 METRIC_KEYS = {"success_auc", "precision_20", "success_50", "fps"}
 
 
@@ -98,9 +98,9 @@ def test_repro_runs_every_stage_without_notebook_errors(reproduced):
 def test_metrics_are_declared_for_every_tracker(reproduced):
     repo, _ = reproduced
     p = load_params(repo / "params.yaml")
-    random_names = [f"random_{s}" for s in p.random_search.seeds]
-    trackers = ["static", "baseline", "automatch", *random_names]
-    trained = [t for t in trackers if t != "static"]
+    families = ["baseline", "automatch", "random"]
+    trained = [f"{f}/seed_{s}" for f in families for s in p.train.seeds]
+    trackers = ["static", *trained]
 
     shown = run_json(["dvc", "metrics", "show", "--json"], repo)
     text = json.dumps(shown)
@@ -113,11 +113,19 @@ def test_metrics_are_declared_for_every_tracker(reproduced):
         assert METRIC_KEYS <= set(m), (tracker, sorted(m))
         assert 0 <= m["success_auc"] <= 1 and 0 <= m["precision_20"] <= 1 and 0 <= m["success_50"] <= 1, m
         assert m["fps"] > 0, m
-    for tracker in trained:
-        # a trained tracker that scores exactly the static box's AUC never left the first box
-        assert metrics[tracker]["success_auc"] != metrics["static"]["success_auc"], tracker
-    assert (repo / "models" / "random").is_dir()
-    assert sorted(c.stem for c in (repo / "models" / "random").glob("*.pt")) == sorted(random_names)
+    for family in families:
+        assert metrics["families"][family]["seeds"] == [metrics[f"{family}/seed_{s}"]["success_auc"]
+                                                         for s in p.train.seeds]
+    # every comparison the issue asks for, with an interval around its difference and a verdict read from it
+    pairs = {(c["a"], c["b"]): c for c in metrics["comparisons"]}
+    for pair in (("automatch", "baseline"), ("automatch", "random")):
+        c = pairs[pair]
+        assert c["ci95"][0] <= c["diff"] <= c["ci95"][1], c
+        assert c["verdict"] in ("better", "worse", "no detectable difference"), c
+        assert len(c["a_seeds"]) == len(c["b_seeds"]) == len(p.train.seeds)
+    for family in families:
+        assert sorted(c.stem for c in (repo / "models" / family).glob("*.pt")) == \
+            sorted(f"seed_{s}" for s in p.train.seeds)
 
     # one result file per tracker and test sequence, one x,y,w,h row per frame
     sequences = load_benchmark("otb", repo / "data" / "synthetic" / "test")
@@ -131,11 +139,16 @@ def test_metrics_are_declared_for_every_tracker(reproduced):
             assert np.isfinite(rows).all()
             np.testing.assert_allclose(rows[0], seq.boxes[0], atol=0.01)   # every tracker starts at the GT box
 
-    # the search's genotype: the retained operators of each branch, as search.json reports them
+    # the search: per seed and combined potentials and gated-off fractions, the retained sets, the agreement
     search = json.loads((repo / "metrics" / "search.json").read_text())
-    assert len(search["retained"]["cls"]) == len(search["retained"]["reg"]) == p.search.retain == 2
+    assert [r["seed"] for r in search["seeds"]] == p.search.seeds
+    for branch in ("cls", "reg"):
+        assert len(search["retained"][branch]) == p.search.retain == 2
+        assert set(search["potentials"][branch]) == set(search["gated_off"][branch]) == set(search_space(p))
+        assert 0 <= search["agreement"][branch] <= 1
+        for run in search["seeds"]:
+            assert all(0 <= v <= 1 for v in run["gated_off"][branch].values())
     genotype = Genotype.load(repo / "models" / "genotype.json")
-    assert len(genotype.cls) == len(genotype.reg) == 2
     assert list(genotype.cls) == search["retained"]["cls"] and list(genotype.reg) == search["retained"]["reg"]
 
 
@@ -173,11 +186,11 @@ def test_rerunning_the_search_rewrites_the_same_genotype_and_retrains_nothing(re
     run(["dvc", "repro"], repo)
     genotype = repo / "models" / "genotype.json"
     before = genotype.read_bytes()
-    trained = {c: c.read_bytes() for c in [repo / "models" / "automatch.pt", repo / "models" / "baseline.pt",
-                                           *sorted((repo / "models" / "random").glob("*.pt"))]}
+    trained = {c: c.read_bytes() for family in ("automatch", "baseline", "random")
+               for c in sorted((repo / "models" / family).glob("*.pt"))}
     log = run(["dvc", "repro", "-f", "-s", "search"], repo)
     assert "Running stage 'search'" in log
-    for other in ("data", "train_baseline", "retrain", "random_search", "evaluate"):
+    for other in ("data", "pretrain", "features", "train_baseline", "retrain", "random_search", "evaluate"):
         assert f"Running stage '{other}'" not in log
     assert genotype.read_bytes() == before, "the seeded search retained different operators"
     assert_up_to_date(repo)

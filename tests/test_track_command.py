@@ -27,13 +27,13 @@ def trained_checkpoint(tmp_path_factory):
     for k in range(6):
         write_moving_sequence(root / f"S{k}", n=30, size=(160, 120), seed=10 + k, speed=3.0)
     crop = CropConfig(exemplar_size=32, search_size=64)
-    cfg = TrainConfig(epochs=4, pairs_per_epoch=256, batch_size=16, lr=5e-3, lr_end=1e-3, warmup_epochs=0, seed=0)
+    cfg = TrainConfig(epochs=4, pairs_per_epoch=256, batch_size=16, lr=5e-3, lr_end=1e-3, warmup_epochs=0)
     data = PairDataset(load_benchmark("otb", root), PairConfig(frame_range=10, search_shift=12.0, negative_prob=0.1),
                        crop, cfg.pairs_per_epoch, seed=0)
     torch.manual_seed(0)
     path = root / "tracker.pt"
     train(SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=16), data, crop.search_size, cfg,
-          ResourcesConfig(workers=0, progress=False), path, extra={"crop": dataclasses.asdict(crop)})
+          ResourcesConfig(workers=0, progress=False), path, extra={"crop": dataclasses.asdict(crop)}, seed=0)
     return path
 
 

@@ -51,33 +51,35 @@ def test_pair_dataset_is_deterministic_and_boxes_are_consistent(sequences):
 
 
 def test_training_reduces_the_loss(sequences, tmp_path):
-    cfg = TrainConfig(epochs=6, pairs_per_epoch=64, batch_size=8, lr=5e-3, lr_end=2e-3, warmup_epochs=0, seed=0)
+    cfg = TrainConfig(epochs=6, pairs_per_epoch=64, batch_size=8, lr=5e-3, lr_end=2e-3, warmup_epochs=0)
     model = tiny_model()
     batch = fixed_batch(sequences)
     model.eval()
     with torch.no_grad():
         before = float(batch_loss(model, batch, 64, model.stride, cfg)[0])
-    history = train(model, PairDataset(sequences, PAIRS, CROP, 64, seed=0), 64, cfg, RES, tmp_path / "m.pt")
+    history = train(model, PairDataset(sequences, PAIRS, CROP, 64, seed=0), 64, cfg, RES, tmp_path / "m.pt", seed=0)
     model.eval()
     with torch.no_grad():
         after = float(batch_loss(model, batch, 64, model.stride, cfg)[0])
     assert after < 0.8 * before, (before, after)
-    assert len(history["epochs"]) == 6
+    assert len(history["epochs"]) == 6 and history["seed"] == 0
 
 
 def test_same_seed_same_weights_and_resume_is_exact(sequences, tmp_path):
-    cfg = TrainConfig(epochs=2, pairs_per_epoch=16, batch_size=8, seed=0)
+    cfg = TrainConfig(epochs=2, pairs_per_epoch=16, batch_size=8)
     full = tiny_model()
-    train(full, PairDataset(sequences, PAIRS, CROP, 16, seed=0), 64, cfg, RES, tmp_path / "full.pt")
+    train(full, PairDataset(sequences, PAIRS, CROP, 16, seed=0), 64, cfg, RES, tmp_path / "full.pt", seed=3)
     again = tiny_model()
-    train(again, PairDataset(sequences, PAIRS, CROP, 16, seed=0), 64, cfg, RES, tmp_path / "again.pt")
+    train(again, PairDataset(sequences, PAIRS, CROP, 16, seed=0), 64, cfg, RES, tmp_path / "again.pt", seed=3)
     # interrupted after one epoch, then resumed from the checkpoint by a fresh process-like call
     part = tiny_model()
     cfg1 = dataclasses.replace(cfg, epochs=1)
-    train(part, PairDataset(sequences, PAIRS, CROP, 16, seed=0), 64, cfg1, RES, tmp_path / "part.pt")
+    train(part, PairDataset(sequences, PAIRS, CROP, 16, seed=0), 64, cfg1, RES, tmp_path / "part.pt", seed=3)
     resumed = tiny_model(seed=99)  # different init: everything must come from the checkpoint
-    history = train(resumed, PairDataset(sequences, PAIRS, CROP, 16, seed=0), 64, cfg, RES, tmp_path / "part.pt")
-    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
+    history = train(resumed, PairDataset(sequences, PAIRS, CROP, 16, seed=0), 64, cfg, RES, tmp_path / "part.pt",
+                    seed=3)
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2] and history["seed"] == 3
+    assert torch.load(tmp_path / "full.pt", weights_only=True)["history"]["seed"] == 3
     for (name, a), b, c in zip(full.state_dict().items(), again.state_dict().values(),
                                resumed.state_dict().values()):
         assert torch.equal(a, b), name
@@ -144,16 +146,110 @@ def test_the_same_params_train_the_same_tracker_in_separate_processes(tmp_path):
     for k in range(2):
         write_moving_sequence(tmp_path / "data" / "train" / f"S{k}", n=8, seed=k)
     params = profile_params(tmp_path, "smoke")
+    p = load_params(params)
+    assert p.train.seeds == [0, 1]
     for name in ("a", "b"):
-        subprocess.run([sys.executable, "-m", "automatch_lib.cli", "--quiet", "--params", str(params), "train",
-                        "--data", str(tmp_path / "data"), "--out", str(tmp_path / f"{name}.pt")], check=True,
-                       capture_output=True, cwd=tmp_path)
-    a = torch.load(tmp_path / "a.pt", weights_only=True)
-    b = torch.load(tmp_path / "b.pt", weights_only=True)
-    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+        proc = subprocess.run([sys.executable, "-m", "automatch_lib.cli", "--quiet", "--params", str(params),
+                               "train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / name)],
+                              capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        # one checkpoint per train.seeds entry, in the --out folder
+        assert sorted(f.name for f in (tmp_path / name).iterdir()) == ["seed_0.pt", "seed_1.pt"]
+    a, b = ({s: torch.load(tmp_path / n / f"seed_{s}.pt", weights_only=True) for s in (0, 1)} for n in ("a", "b"))
+    for s in (0, 1):
+        assert all(torch.equal(a[s]["state_dict"][k], b[s]["state_dict"][k]) for k in a[s]["state_dict"]), s
+        assert a[s]["history"]["seed"] == s and a[s]["genotype"] == {"cls": p.baseline.cls_ops,
+                                                                     "reg": p.baseline.reg_ops}
+    # ... and the seeds are different runs (initialisation and pairs)
+    assert not all(torch.equal(a[0]["state_dict"][k], a[1]["state_dict"][k]) for k in a[0]["state_dict"])
     # the checkpoint carries the crop geometry it was trained with (a tracker is rebuilt from the file alone)
-    assert a["crop"] == dataclasses.asdict(load_params(params).crop) == {"exemplar_size": 32, "search_size": 64,
-                                                                         "context": 0.5}
+    assert a[0]["crop"] == dataclasses.asdict(p.crop) == {"exemplar_size": 32, "search_size": 64, "context": 0.5}
+
+
+def test_train_tracker_needs_images_or_features_with_their_backbone(tmp_path):
+    from automatch_lib.config import load_params
+    from automatch_lib.experiments.training import train_tracker
+    from automatch_lib.model.genotype import Genotype
+
+    p = load_params(profile_params(tmp_path, "smoke"))
+    g = Genotype(("dw_xcorr",), ("dw_xcorr",), "baseline")
+    with pytest.raises(ValueError, match="feature cache .* or a data_root"):
+        train_tracker(p, g, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="needs the backbone"):
+        train_tracker(p, g, tmp_path / "x.pt", features=tmp_path)
+    assert not (tmp_path / "x.pt").exists()
+
+
+# --------------------------------------------------------------------------------------------- backbone weights
+
+def _backbone(widths=None, seed=0):
+    from automatch_lib.model.backbone import SmallBackbone
+
+    torch.manual_seed(seed)
+    return SmallBackbone(widths) if widths else SmallBackbone()
+
+
+def test_load_pretrained_loads_a_fitting_file_in_each_layout(tmp_path):
+    from automatch_lib.model.backbone import load_pretrained
+
+    source = _backbone(seed=1)
+    state = source.state_dict()
+    layouts = {"plain.pt": state, "prefixed.pt": {"state_dict": {f"backbone.{k}": v for k, v in state.items()}},
+               "model.pt": {"model": state}, "backbone.pt": {"backbone": state}}
+    for name, content in layouts.items():
+        torch.save(content, tmp_path / name)
+        target = _backbone(seed=2)
+        assert not torch.equal(target.state_dict()["stem.0.weight"], state["stem.0.weight"])
+        assert load_pretrained(target, tmp_path / name) is None
+        for k, v in target.state_dict().items():
+            assert torch.equal(v, state[k]), (name, k)
+
+
+def test_load_pretrained_rejects_files_that_do_not_fit_naming_them(tmp_path):
+    from automatch_lib.model.backbone import load_pretrained
+
+    state = _backbone(seed=1).state_dict()
+    first = next(iter(state))
+    cases = {
+        "missing_key.pt": {k: v for k, v in state.items() if k != first},
+        "unexpected_key.pt": {**state, "head.weight": torch.zeros(3)},
+        "wrong_shape.pt": _backbone(widths=(24, 32, 48, 80)).state_dict(),     # a deeper last stage
+    }
+    expected = {"missing_key.pt": f"missing ['{first}'] (1)", "unexpected_key.pt": "unexpected ['head.weight'] (1)",
+                "wrong_shape.pt": "wrong shape ["}
+    for name, content in cases.items():
+        torch.save(content, tmp_path / name)
+        target = _backbone(seed=2)
+        before = {k: v.clone() for k, v in target.state_dict().items()}
+        with pytest.raises(ValueError) as err:
+            load_pretrained(target, tmp_path / name)
+        assert str(tmp_path / name) in str(err.value) and expected[name] in str(err.value), str(err.value)
+        # nothing is loaded from a file that does not fit
+        assert all(torch.equal(v, before[k]) for k, v in target.state_dict().items()), name
+    with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+        load_pretrained(_backbone(), tmp_path / "nowhere.pt")
+
+
+def test_make_model_with_a_backbone_file_loads_and_freezes_it(tmp_path):
+    from automatch_lib.config import load_params
+    from automatch_lib.experiments.training import make_model
+
+    p = load_params(profile_params(tmp_path, "smoke"))
+    source = _backbone(seed=5)
+    torch.save({"backbone": source.state_dict()}, tmp_path / "backbone.pt")
+    model = make_model(p, ["film"], ["concat"], seed=0, backbone=tmp_path / "backbone.pt")
+    for k, v in model.backbone.state_dict().items():
+        assert torch.equal(v, source.state_dict()[k]), k
+    assert not any(q.requires_grad for q in model.backbone.parameters())
+    assert all(q.requires_grad for n, q in model.named_parameters() if not n.startswith("backbone."))
+    # the seed initialises the rest: same seed, same network; another seed, another one
+    same = make_model(p, ["film"], ["concat"], seed=0, backbone=tmp_path / "backbone.pt")
+    other = make_model(p, ["film"], ["concat"], seed=1, backbone=tmp_path / "backbone.pt")
+    assert all(torch.equal(v, same.state_dict()[k]) for k, v in model.state_dict().items())
+    assert not torch.equal(model.cls_head.state_dict()[next(iter(model.cls_head.state_dict()))],
+                           other.cls_head.state_dict()[next(iter(other.cls_head.state_dict()))])
+    with pytest.raises(FileNotFoundError, match="none.pt"):
+        make_model(p, ["film"], ["concat"], backbone=tmp_path / "none.pt")
 
 
 def test_weight_step_updates_only_the_optimizer_parameters(sequences):

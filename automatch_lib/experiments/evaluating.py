@@ -8,58 +8,123 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from ..config import Params
+from ..data.benchmarks import load_benchmark
 from ..data.sequence import Sequence
+from ..evaluation.compare import compare
 from ..evaluation.ope import evaluate_tracker
 from ..evaluation.protocols import attribute_scores
 from ..evaluation.tune import tune_tracker
 from ..io import write_json
+from ..threads import run_jobs
 from ..trackers import Tracker, make_tracker
 
 PEERS = ("csrt", "kcf", "mil")   # OpenCV's classical trackers, no model files needed
 SCORE_KEYS = ("success_auc", "precision_20", "norm_precision_20", "success_50", "fps")   # what the metrics files keep
 
 
-def checkpoints_in(models_dir: str | Path, names: list[str]) -> dict[str, Path]:
-    """{name: models_dir/name.pt} for the named trackers plus every models_dir/random/random_*.pt."""
-    models_dir = Path(models_dir)
-    found = {name: models_dir / f"{name}.pt" for name in names}
-    found.update({c.stem: c for c in sorted((models_dir / "random").glob("random_*.pt"))})
-    return found
-
-
-def tune_all(p: Params, checkpoints: dict[str, Path], val_sequences: list[Sequence],
-             study_dir: str | Path | None = None) -> dict:
-    """Tune each tracker's online hyper-parameters on the validation sequences (`tune` section); each study is
-    kept as `<study_dir>/<name>.journal` when a folder is given."""
-    return {name: tune_tracker(make_tracker("siamese", path, p.track, name=name), val_sequences, p.tune,
-                               Path(study_dir) / f"{name}.journal" if study_dir else None)
-            for name, path in checkpoints.items()}
-
-
-def tuned_trackers(p: Params, checkpoints: dict[str, Path], tuned: dict | None = None,
-                   export_dir: str | Path | None = None) -> dict[str, Tracker]:
-    """Our trackers with each one's tuned setting; with `export_dir`, each is also written there as a deployable
-    checkpoint (network + crop geometry + tuned settings) that `automatch track` and `evaluate` use alone."""
-    out: dict[str, Tracker] = {}
-    for name, path in checkpoints.items():
-        track = dataclasses.replace(p.track, **tuned[name]["best"]) if tuned and name in tuned else p.track
-        out[name] = make_tracker("siamese", path, track, name=name)
-        if export_dir is not None:
-            out[name].save(Path(export_dir) / f"{name}.pt")
+def family_checkpoints(models_dir: str | Path, families: list[str]) -> dict[str, dict[int, Path]]:
+    """{family: {seed: models_dir/family/seed_<s>.pt}} of the trained configurations (one checkpoint per seed)."""
+    out = {}
+    for family in families:
+        found = {int(c.stem.split("_", 1)[1]): c for c in Path(models_dir, family).glob("seed_*.pt")}
+        if not found:
+            raise FileNotFoundError(f"no checkpoints {Path(models_dir, family, 'seed_<s>.pt')}: train {family} first")
+        out[family] = dict(sorted(found.items()))
     return out
 
 
-def with_references(trackers: dict[str, Tracker], peers: tuple[str, ...] = PEERS) -> dict[str, Tracker]:
-    """`trackers` plus the static box and the OpenCV peers."""
-    return {**trackers, "static": make_tracker("static"), **{k: make_tracker(k) for k in peers}}
+def tune_all(p: Params, families: dict[str, dict[int, Path]], val_sequences: list[Sequence],
+             study_dir: str | Path | None = None) -> dict:
+    """Tune each family's online hyper-parameters on the validation sequences (`tune` section), once per family
+    on its first seed's network; every seed of the family then uses that setting. Each study is kept as
+    `<study_dir>/<family>.journal` when a folder is given."""
+    tuned = {}
+    for family, seeds in families.items():
+        first = next(iter(seeds.values()))
+        tuned[family] = tune_tracker(make_tracker("siamese", first, p.track, name=family), val_sequences, p.tune,
+                                     Path(study_dir) / f"{family}.journal" if study_dir else None)
+    return tuned
 
 
-def evaluate_all(trackers: dict[str, Tracker], sequences: list[Sequence], results_dir: str | Path,
-                 benchmark: str = "synthetic", protocol: str = "otb", progress: bool = True) -> dict[str, dict]:
-    """Run each named tracker over the sequences; results in `<results_dir>/<benchmark>/<name>/`."""
-    return {name: evaluate_tracker(tracker, sequences, Path(results_dir) / benchmark / name, progress, protocol)
-            for name, tracker in trackers.items()}
+def export_tuned(p: Params, families: dict[str, dict[int, Path]], tuned: dict,
+                 export_dir: str | Path) -> dict[str, Path]:
+    """Write each seed's network with its family's tuned setting to `<export_dir>/<family>/seed_<s>.pt`, a
+    deployable checkpoint (network + crop geometry + tuned settings) that `automatch track` and `evaluate` use
+    alone. Returns {'<family>/seed_<s>': path}."""
+    out = {}
+    for family, seeds in families.items():
+        track = dataclasses.replace(p.track, **tuned[family]["best"]) if family in tuned else p.track
+        for seed, path in seeds.items():
+            name = f"{family}/seed_{seed}"
+            out[name] = Path(export_dir) / family / f"seed_{seed}.pt"
+            make_tracker("siamese", path, track, name=name).save(out[name])
+    return out
+
+
+def _evaluate_job(name: str, kind: str, checkpoint: str | None, root: str, loader: str, split: str | None,
+                  out_dir: str, protocol: str) -> dict:
+    """One tracker over one benchmark (a job of `evaluate_all`, possibly in another process)."""
+    sequences = load_benchmark(loader, root, split=split)
+    tracker = make_tracker(kind, checkpoint, name=name)
+    return evaluate_tracker(tracker, sequences, out_dir, False, protocol)
+
+
+def evaluate_all(p: Params, trackers: dict[str, tuple[str, Path | None]], root: str | Path,
+                 results_dir: str | Path, loader: str = "otb", split: str | None = None,
+                 protocol: str = "otb") -> dict[str, dict]:
+    """Run each named tracker, given as (registry kind, checkpoint or None), over the benchmark at `root`,
+    `resources.jobs` trackers at a time; results in `<results_dir>/<name>/`. Returns {name: metrics}."""
+    names = list(trackers)
+    jobs = [(n, trackers[n][0], str(trackers[n][1]) if trackers[n][1] else None, str(root), loader, split,
+             str(Path(results_dir) / n), protocol) for n in names]
+    return dict(zip(names, run_jobs(_evaluate_job, jobs, p.resources.jobs, p.resources.threads)))
+
+
+def with_references(trackers: dict[str, tuple[str, Path | None]],
+                    peers: tuple[str, ...] = PEERS) -> dict[str, tuple[str, Path | None]]:
+    """`trackers` plus the static box and the OpenCV peers (registry kinds without checkpoints)."""
+    return {**trackers, "static": ("static", None), **{k: (k, None) for k in peers}}
+
+
+def family_of(name: str) -> str:
+    """'automatch/seed_0' -> 'automatch'; a peer's name is its own family."""
+    return name.split("/", 1)[0]
+
+
+def score_matrix(results: dict[str, dict], family: str, seeds: int = 1, key: str = "success_auc") -> np.ndarray:
+    """(n_seeds, n_sequences) per-sequence scores of a family, sequences in sorted order. A family with one run
+    (a peer, deterministic) is repeated `seeds` times so it pairs with every seed of the other side."""
+    runs = [m for n, m in sorted(results.items()) if family_of(n) == family]
+    if not runs:
+        raise KeyError(f"no results of {family!r}")
+    names = sorted(runs[0]["sequences"])
+    rows = [[m["sequences"][s][key] for s in names] for m in runs]
+    return np.array(rows * seeds if len(rows) == 1 else rows, dtype=float)
+
+
+def comparisons(results: dict[str, dict], pairs: list[tuple[str, str]], key: str = "success_auc",
+                seed: int = 0) -> list[dict]:
+    """Each (a, b) family pair as a paired-bootstrap comparison (`evaluation.compare.compare`): mean difference,
+    95% interval over test sequences and seeds, verdict, and every seed's mean score."""
+    out = []
+    for a, b in pairs:
+        n = max(len(score_matrix(results, a, key=key)), len(score_matrix(results, b, key=key)))
+        out.append(compare(a, b, score_matrix(results, a, n, key), score_matrix(results, b, n, key), seed=seed))
+    return out
+
+
+def family_summary(results: dict[str, dict]) -> dict[str, dict]:
+    """{family: {'success_auc': mean over seeds, 'seeds': [each seed's AUC], 'precision_20': mean, 'fps': mean}}."""
+    fams: dict[str, list[dict]] = {}
+    for name, m in sorted(results.items()):
+        fams.setdefault(family_of(name), []).append(m)
+    return {f: {"success_auc": float(np.mean([m["success_auc"] for m in ms])),
+                "seeds": [float(m["success_auc"]) for m in ms],
+                "precision_20": float(np.mean([m["precision_20"] for m in ms])),
+                "fps": float(np.mean([m["fps"] for m in ms]))} for f, ms in fams.items()}
 
 
 def scores_of(results: dict[str, dict]) -> dict[str, dict]:
@@ -87,10 +152,12 @@ def attribute_table(results: dict[str, dict], sequences: list[Sequence], codes: 
 
 def write_eval_outputs(results: dict[str, dict], out_json: str | Path, plots_dir: str | Path,
                        extra: dict | None = None) -> dict:
-    """metrics/eval.json (scores per tracker + extra) and plots/{success,precision}/<tracker>.json for DVC."""
+    """metrics/eval.json (scores per tracker + extra) and plots/{success,precision}/<tracker>.json for DVC ('/' in
+    a tracker's name becomes '_')."""
     metrics = {**scores_of(results), **(extra or {})}
     write_json(out_json, metrics)
     for name, m in results.items():
+        name = name.replace("/", "_")
         write_json(Path(plots_dir) / "success" / f"{name}.json",
                    [{"threshold": t, "success": v} for t, v in zip(m["success_thresholds"], m["success_curve"])])
         write_json(Path(plots_dir) / "precision" / f"{name}.json",
@@ -113,6 +180,7 @@ def real_benchmarks(folder: str | Path) -> dict[str, tuple[str, Path, str | None
             if (folder / name).is_dir() and any((folder / name).iterdir())}
 
 
-def trackers_from(folder: str | Path) -> dict[str, Tracker]:
-    """Our trackers from the deployable checkpoints in `folder` (`<name>.pt`, as `tuned_trackers` exports)."""
-    return {c.stem: make_tracker("siamese", c, name=c.stem) for c in sorted(Path(folder).glob("*.pt"))}
+def trackers_from(folder: str | Path) -> dict[str, tuple[str, Path]]:
+    """Our trackers from the deployable checkpoints `<folder>/<family>/seed_<s>.pt` (as `export_tuned` writes
+    them), as {'<family>/seed_<s>': ('siamese', path)} for `evaluate_all`."""
+    return {f"{c.parent.name}/{c.stem}": ("siamese", c) for c in sorted(Path(folder).glob("*/seed_*.pt"))}

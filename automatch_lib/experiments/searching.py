@@ -1,39 +1,95 @@
-"""The search step: the BCM supernet searched by bilevel optimisation, its genotype and its summary."""
+"""The search step: one BCM bilevel search per `search.seeds` entry on the frozen backbone's cached features, the
+genotype they agree on, and its summary.
+
+Each seed searches both branches (weights on cached training pairs, manipulators on cached validation pairs). The
+genotype used downstream is the top-`retain` set of the potential averaged over seeds; `agreement` is the fraction of
+seeds whose own retained set equals it. One search's ranking of small drifts is not a decision; a set that most
+seeds retain, with gates that closed and a ranking that stopped moving, is.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..config import Params
+from ..data.features import FeatureSet
 from ..io import write_json
 from ..model.genotype import Genotype, search_space
+from ..search.bcm import top_k
 from ..search.bilevel import run_search
-from .training import make_model, pair_dataset
+from ..threads import run_jobs
+from .training import make_model
+
+BRANCHES = ("cls", "reg")
 
 
-def search(p: Params, data_root: str | Path, out_json: str | Path, genotype_json: str | Path,
-           checkpoint: str | Path) -> dict:
-    """Run the BCM bilevel search (weights on train pairs, manipulators on val pairs) for both branches.
-
-    Writes the full result (potentials, history, wall time) to `out_json` and the retained operators to
-    `genotype_json`, the small file retraining depends on: a rerun that retains the same operators rewrites it
-    byte for byte, so DVC does not retrain.
-    """
+def search_one(p: Params, features: str | Path, backbone: str | Path, seed: int,
+               checkpoint: str | Path | None = None) -> dict:
+    """One search with seed `seed` (a job of `search`): supernet on the frozen backbone, cached pairs."""
     ops = search_space(p)
     kind = "bcm" if p.search.granularity == "channel" else "bcm_operator"
-    model = make_model(p, ops, ops, matching=kind, seed=p.search.seed)
-    train_set = pair_dataset(p, data_root, "train", p.search.pairs_per_epoch, p.search.seed)
-    val_set = pair_dataset(p, data_root, "val", p.search.pairs_per_epoch, p.search.seed + 1)
-    result = run_search(model, train_set, val_set, p.crop.search_size, p.search, p.train, p.resources, out_json,
-                        checkpoint)
+    model = make_model(p, ops, ops, matching=kind, seed=seed, backbone=backbone)
+    length = p.search.pairs_per_epoch
+    train_set = FeatureSet(Path(features) / "train.pt", length, seed)
+    val_set = FeatureSet(Path(features) / "val.pt", length, seed + 10_000)
+    return run_search(model, train_set, val_set, p.crop.search_size, p.search, p.train, p.resources,
+                      checkpoint=checkpoint, seed=seed)
+
+
+def combine(runs: list[dict], retain: int) -> dict:
+    """The decision of several searches: mean potential and gated-off fraction per branch and operator, the top-k
+    of the mean potential (`retained`), and `agreement`: the fraction of seeds that retained that very set."""
+    out: dict = {"potentials": {}, "gated_off": {}, "retained": {}, "agreement": {}}
+    for b in BRANCHES:
+        ops = list(runs[0]["potentials"][b])
+        out["potentials"][b] = {o: float(np.mean([r["potentials"][b][o] for r in runs])) for o in ops}
+        out["gated_off"][b] = {o: float(np.mean([r["gated_off"][b][o] for r in runs])) for o in ops}
+        out["retained"][b] = top_k(out["potentials"][b], retain)
+        chosen = set(out["retained"][b])
+        out["agreement"][b] = float(np.mean([set(r["retained"][b]) == chosen for r in runs]))
+    return out
+
+
+def search(p: Params, features: str | Path, backbone: str | Path, out_json: str | Path,
+           genotype_json: str | Path, checkpoint_dir: str | Path) -> dict:
+    """Run the `search.seeds` searches, `resources.jobs` at a time, and decide.
+
+    Writes `out_json` (per seed: potentials, gated-off fractions, retained sets, settling and history; combined:
+    mean potentials and gated-off fractions, retained sets, agreement), each seed's supernet to
+    `<checkpoint_dir>/seed_<s>.pt`, and the retained operators to `genotype_json`, the small file retraining
+    depends on: a rerun that retains the same operators rewrites it byte for byte, so DVC does not retrain.
+    """
+    jobs = [(p, features, backbone, s, Path(checkpoint_dir) / f"seed_{s}.pt") for s in p.search.seeds]
+    runs = run_jobs(search_one, jobs, p.resources.jobs, p.resources.threads)
+    result = {**combine(runs, p.search.retain), "seeds": runs,
+              "seconds": float(sum(r["seconds"] for r in runs)), "steps": runs[0]["steps"]}
+    write_json(out_json, result)
     Genotype(tuple(result["retained"]["cls"]), tuple(result["retained"]["reg"])).save(genotype_json)
     return result
 
 
 def search_summary(result: dict, out_json: str | Path) -> dict:
-    """Final potentials, retained operators and wall time of a search, as a DVC metrics file."""
-    summary = {"seconds": float(result["seconds"]), "steps": int(result["steps"]),
-               "retained_cls": "+".join(result["retained"]["cls"]),
-               "retained_reg": "+".join(result["retained"]["reg"]),
-               "potentials": result["potentials"]}
+    """Per branch: retained operators, agreement, stability over the last quarter and gated-off fractions, plus the
+    search's CPU seconds, as a DVC metrics file."""
+    runs = result["seeds"]
+    summary = {"seconds": result["seconds"], "steps": result["steps"], "seeds": len(runs)}
+    for b in BRANCHES:
+        summary[b] = {"retained": "+".join(result["retained"][b]), "agreement": result["agreement"][b],
+                      "stable_last_quarter": float(np.mean([r["settling"][b]["stable_last_quarter"] for r in runs])),
+                      "gated_off": result["gated_off"][b], "potential": result["potentials"][b]}
     write_json(out_json, summary)
     return summary
+
+
+def seed_table(result: dict) -> list[dict]:
+    """Rows per seed and branch: retained set, settled step, the potentials and gated-off fractions, for display."""
+    rows = []
+    for r in result["seeds"]:
+        for b in BRANCHES:
+            rows.append({"seed": r["seed"], "branch": b, "retained": "+".join(r["retained"][b]),
+                         "settled_step": r["settling"][b]["settled_step"],
+                         "stable_last_quarter": r["settling"][b]["stable_last_quarter"],
+                         **{f"p:{o}": round(v, 1) for o, v in r["potentials"][b].items()},
+                         **{f"off:{o}": round(v, 2) for o, v in r["gated_off"][b].items()}})
+    return rows

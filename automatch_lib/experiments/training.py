@@ -1,4 +1,9 @@
-"""Training steps: the run's networks, its training pairs, and fixed-operator trackers trained from scratch."""
+"""Training steps: the run's networks, its training pairs, and fixed-operator trackers, one per seed.
+
+In the pipeline every tracker sits on the one shared backbone (`pretraining`), frozen, and trains necks, matching
+network and heads on its cached features (`data.features`); without a feature cache a tracker trains end to end
+on image pairs (the paper profile, the `train` command without --features).
+"""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -9,6 +14,7 @@ import torch
 
 from ..config import Params
 from ..data.benchmarks import load_benchmark
+from ..data.features import FeatureSet
 from ..data.pairs import PairDataset
 from ..data.sequence import Sequence
 from ..errors import ConfigError
@@ -16,23 +22,28 @@ from ..io import write_json
 from ..model.backbone import load_pretrained
 from ..model.genotype import Genotype, parse_arch
 from ..model.network import SiameseNet
+from ..threads import run_jobs
 from ..train import train
 
 
-def make_model(p: Params, cls_ops: list[str], reg_ops: list[str], matching: str = "fixed",
-               seed: int | None = None) -> SiameseNet:
+def make_model(p: Params, cls_ops: list[str], reg_ops: list[str], matching: str = "fixed", seed: int = 0,
+               backbone: str | Path | None = None) -> SiameseNet:
     """A SiameseNet with the run's backbone/channels and the given operators (BCM options from `search`).
 
-    The weights are initialised from torch's RNG seeded with `seed` (default: train.seed), so the same params
-    give the same network in every process.
+    The weights are initialised from torch's RNG seeded with `seed`, so the same params give the same network in
+    every process. `backbone` (a file written by the pretrain stage) loads the shared backbone and freezes it;
+    otherwise `model.pretrained` (a local file) initialises it when set.
     """
-    torch.manual_seed(p.train.seed if seed is None else seed)
+    torch.manual_seed(seed)
     kwargs = {}
     if matching in ("bcm", "bcm_operator"):
         kwargs = dict(init=p.search.init, tau=p.search.tau, noise=p.search.noise)
     model = SiameseNet(cls_ops, reg_ops, backbone=p.model.backbone, channels=p.model.channels,
                        matching=matching, matching_kwargs=kwargs, head_layers=p.model.head_layers)
-    if p.model.pretrained:
+    if backbone is not None:
+        load_pretrained(model.backbone, backbone)
+        model.backbone.requires_grad_(False)
+    elif p.model.pretrained:
         load_pretrained(model.backbone, p.model.pretrained)
     return model
 
@@ -77,36 +88,58 @@ def pair_dataset(p: Params, data_root: str | Path, split: str, length: int, seed
     return PairDataset(seqs, p.pairs, p.crop, length=length, seed=seed, stills=stills, extra=extra)
 
 
-def plan_runs(p: Params, arch: str, checkpoint: str | Path) -> list[tuple[Genotype, Path]]:
-    """The trainings of one stage as (genotype, checkpoint) pairs; `arch` is an architecture spec
-    (`model.genotype.parse_arch`). 'random' names a genotype per seed and `checkpoint` is then a folder holding
-    `<name>.pt` for each, however many seeds there are."""
-    genotypes = parse_arch(arch, p, name=Path(checkpoint).stem)
-    if arch == "random":
-        return [(g, Path(checkpoint) / f"{g.name}.pt") for g in genotypes]
-    return [(genotypes[0], Path(checkpoint))]
+def plan_runs(p: Params, arch: str, out_dir: str | Path) -> list[tuple[Genotype, int, Path]]:
+    """The trainings of one stage as (genotype, seed, checkpoint): one per `train.seeds` entry, written to
+    `<out_dir>/seed_<s>.pt`. `arch` is an architecture spec (`model.genotype.parse_arch`); 'random' draws a new
+    genotype for each seed."""
+    runs = []
+    for seed in p.train.seeds:
+        genotype = parse_arch(arch, p, name=Path(out_dir).name, seed=seed)
+        runs.append((genotype, seed, Path(out_dir) / f"seed_{seed}.pt"))
+    return runs
 
 
-def plan_table(runs: list[tuple[Genotype, Path]]) -> list[dict]:
-    """Rows {'name', 'cls_ops', 'reg_ops', 'checkpoint'} of planned runs, for display."""
-    return [{"name": g.name, "cls_ops": "+".join(g.cls), "reg_ops": "+".join(g.reg), "checkpoint": str(c)}
-            for g, c in runs]
+def plan_table(runs: list[tuple[Genotype, int, Path]]) -> list[dict]:
+    """Rows {'name', 'seed', 'cls_ops', 'reg_ops', 'checkpoint'} of planned runs, for display."""
+    return [{"name": g.name, "seed": s, "cls_ops": "+".join(g.cls), "reg_ops": "+".join(g.reg), "checkpoint": str(c)}
+            for g, s, c in runs]
 
 
-def train_tracker(p: Params, genotype: Genotype, data_root: str | Path, checkpoint: str | Path) -> dict:
-    """Train one fixed-operator tracker from scratch with the `train` schedule; resumes an interrupted run. The
-    checkpoint records the crop geometry, so the tracker can be rebuilt from the file alone."""
-    model = make_model(p, list(genotype.cls), list(genotype.reg))
-    data = pair_dataset(p, data_root, "train", p.train.pairs_per_epoch, p.train.seed)
-    return train(model, data, p.crop.search_size, p.train, p.resources, checkpoint, extra={"crop": asdict(p.crop)})
+def train_tracker(p: Params, genotype: Genotype, checkpoint: str | Path, seed: int = 0,
+                  features: str | Path | None = None, backbone: str | Path | None = None,
+                  data_root: str | Path | None = None) -> dict:
+    """Train one fixed-operator tracker with the `train` schedule and seed `seed`; resumes an interrupted run.
+
+    With `features` (a folder holding train.pt) and `backbone`, it trains on the cached maps of the frozen shared
+    backbone; otherwise end to end on image pairs from `data_root`. The checkpoint records the crop geometry and
+    the genotype, so the tracker can be rebuilt from the file alone.
+    """
+    model = make_model(p, list(genotype.cls), list(genotype.reg), seed=seed, backbone=backbone)
+    if features is not None:
+        if backbone is None:
+            raise ValueError("training on cached features needs the backbone they were computed with")
+        data = FeatureSet(Path(features) / "train.pt", p.train.pairs_per_epoch, seed)
+    elif data_root is not None:
+        data = pair_dataset(p, data_root, "train", p.train.pairs_per_epoch, seed)
+    else:
+        raise ValueError("train_tracker needs a feature cache (features + backbone) or a data_root of images")
+    return train(model, data, p.crop.search_size, p.train, p.resources, checkpoint, seed=seed,
+                 extra={"crop": asdict(p.crop), "genotype": genotype.to_dict()})
 
 
-def training_summary(runs: list[tuple[Genotype, Path]], histories: dict[str, dict], out_json: str | Path) -> dict:
-    """Per run: operators, wall time, throughput and final losses; written as a DVC metrics file."""
+def train_all(p: Params, runs: list[tuple[Genotype, int, Path]], features: str | Path | None = None,
+              backbone: str | Path | None = None, data_root: str | Path | None = None) -> list[dict]:
+    """Train the planned runs, `resources.jobs` at a time (`threads.run_jobs`); their histories in order."""
+    jobs = [(p, g, c, s, features, backbone, data_root) for g, s, c in runs]
+    return run_jobs(train_tracker, jobs, p.resources.jobs, p.resources.threads)
+
+
+def training_summary(runs: list[tuple[Genotype, int, Path]], histories: list[dict], out_json: str | Path) -> dict:
+    """Per run (`<name>/seed_<s>`): operators, wall time, throughput and first/final losses; a DVC metrics file."""
     summary = {}
-    for g, _ in runs:
-        epochs = histories[g.name]["epochs"]
-        summary[g.name] = {
+    for (g, seed, _), history in zip(runs, histories):
+        epochs = history["epochs"]
+        summary[f"{g.name}/seed_{seed}"] = {
             "cls_ops": "+".join(g.cls), "reg_ops": "+".join(g.reg),
             "seconds": float(sum(e["seconds"] for e in epochs)),
             "pairs_per_second": float(np.mean([e["pairs_per_second"] for e in epochs])),

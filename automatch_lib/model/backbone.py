@@ -130,16 +130,26 @@ def build_backbone(name: str, **kwargs) -> nn.Module:
     return BACKBONES[name](**kwargs)
 
 
-def load_pretrained(backbone: nn.Module, path: str | Path) -> list[str]:
-    """Load backbone weights from a local file (never from a hub). Returns the missing keys.
+def load_pretrained(backbone: nn.Module, path: str | Path) -> None:
+    """Load backbone weights from a local file (never from a hub); fails loudly when they do not fit.
 
-    The file is a state dict (optionally under a 'state_dict' or 'model' key) read with weights_only=True;
-    keys may carry a 'backbone.' prefix.
+    The file is a state dict (optionally under a 'state_dict', 'model' or 'backbone' key) read with
+    weights_only=True; keys may carry a 'backbone.' prefix. A missing file raises FileNotFoundError; a missing or
+    unexpected backbone key or a shape mismatch raises ValueError naming the file and the first offending keys.
     """
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model"):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"backbone weights not found: {path.resolve()}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model", "backbone"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]
     state = {k.removeprefix("backbone."): v for k, v in state.items()}
-    result = backbone.load_state_dict(state, strict=False)
-    return list(result.missing_keys)
+    own = backbone.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        raise ValueError(f"{path}: weights do not fit the {type(backbone).__name__} backbone: missing "
+                         f"{missing[:5]} ({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)}), "
+                         f"wrong shape {wrong[:5]} ({len(wrong)})")
+    backbone.load_state_dict(state)

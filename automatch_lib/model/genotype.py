@@ -6,7 +6,7 @@ on the command line or in dvc.yaml resolves to (`parse_arch`, the one parser of 
 - `baseline`                 the params file's `baseline` operators (Ocean: dw_xcorr in both branches)
 - `genotype:<file.json>`     a genotype file written by the search
 - `ops:<cls,ops>/<reg,ops>`  explicit lists, e.g. `ops:film,simple_transformer/film,pairwise_relation`
-- `random`                   one random genotype per `random_search.seeds` entry (k operators per branch)
+- `random`                   k random operators per branch, a new draw for every training seed
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 from ..config import Params
 from ..errors import ConfigError
 from ..io import read_json, write_json
-from ..operators import OPERATORS
+from ..operators import OPERATORS, SEARCH_SPACE
 
 
 @dataclass(frozen=True)
@@ -54,32 +54,31 @@ class Genotype:
         return cls(tuple(data["cls"]), tuple(data["reg"]), name or Path(path).stem)
 
 
-def random_genotypes(operators: list[str], k: int, seeds: list[int]) -> list[Genotype]:
-    """Random-search baseline: for each seed, k operators drawn without replacement per branch."""
-    out = []
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        out.append(Genotype(tuple(operators[i] for i in sorted(rng.choice(len(operators), k, replace=False))),
-                            tuple(operators[i] for i in sorted(rng.choice(len(operators), k, replace=False))),
-                            f"random_{seed}"))
-    return out
+def random_genotype(operators: list[str], k: int, seed: tuple[int, ...], name: str = "random") -> Genotype:
+    """Random-search baseline: k operators drawn without replacement per branch, from a generator seeded `seed`."""
+    if k > len(operators):
+        raise ConfigError(f"random_search.k = {k} exceeds the {len(operators)} operators of the search space")
+    rng = np.random.default_rng(seed)
+    draw = lambda: tuple(operators[i] for i in sorted(rng.choice(len(operators), k, replace=False)))  # noqa: E731
+    return Genotype(draw(), draw(), name)
 
 
 def search_space(p: Params) -> list[str]:
-    """The operators the search chooses from: `search.operators`, or every registered operator when empty."""
-    return list(p.search.operators) or list(OPERATORS)
+    """The operators the search chooses from: `search.operators`, or the paper's space (`SEARCH_SPACE`) when empty."""
+    return list(p.search.operators) or list(SEARCH_SPACE)
 
 
-def parse_arch(spec: str, p: Params, name: str = "automatch") -> list[Genotype]:
-    """The genotypes an architecture spec names (see the module docstring); `name` labels single genotypes."""
+def parse_arch(spec: str, p: Params, name: str = "automatch", seed: int = 0) -> Genotype:
+    """The genotype an architecture spec names (see the module docstring); `name` labels it, `seed` is the
+    training seed ('random' draws with the generator seeded by (random_search.seed, seed))."""
     if spec == "baseline":
-        return [Genotype(tuple(p.baseline.cls_ops), tuple(p.baseline.reg_ops), name)]
+        return Genotype(tuple(p.baseline.cls_ops), tuple(p.baseline.reg_ops), name)
     if spec.startswith("genotype:"):
-        return [Genotype.load(spec.split(":", 1)[1], name)]
+        return Genotype.load(spec.split(":", 1)[1], name)
     if spec.startswith("ops:") and spec.count("/") == 1:
         cls_part, reg_part = spec[4:].split("/")
-        return [Genotype(tuple(cls_part.split(",")), tuple(reg_part.split(",")), name)]
+        return Genotype(tuple(cls_part.split(",")), tuple(reg_part.split(",")), name)
     if spec == "random":
-        return random_genotypes(search_space(p), p.random_search.k, list(p.random_search.seeds))
+        return random_genotype(search_space(p), p.random_search.k, (p.random_search.seed, seed), name)
     raise ConfigError(f"unknown architecture spec {spec!r}: use baseline, genotype:<file.json>, random or "
                       f"ops:<cls,ops>/<reg,ops>")

@@ -20,7 +20,7 @@ class SiameseNet(nn.Module):
     """Ocean-style anchor-free Siamese tracker network with pluggable matching networks.
 
     forward(template (B, 3, Hz', Wz'), search (B, 3, Hx', Wx'), template_box (B, 4) x1, y1, x2, y2 in template-crop
-    pixels) -> {'cls': (B, 1, H, W) logits, 'reg': (B, 4, H, W) ltrb in search-crop pixels}; H, W = ceil(Hx' / 8).
+    pixels; template and search may instead be the backbone's cached (mid, deep) maps, see `features`) -> {'cls': (B, 1, H, W) logits, 'reg': (B, 4, H, W) ltrb in search-crop pixels}; H, W = ceil(Hx' / 8).
     The constructor arguments are stored in `config` so a checkpoint can rebuild the network alone.
     """
 
@@ -42,9 +42,13 @@ class SiameseNet(nn.Module):
         self.cls_head = ClassificationHead(channels, head_layers)
         self.reg_head = RegressionHead(channels, self.stride, head_layers)
 
-    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cls-branch map, reg-branch map), each (B, C, ceil(H/8), ceil(W/8))."""
-        mid, deep = self.backbone(images)
+    def features(self, images) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cls-branch map, reg-branch map), each (B, C, ceil(H/8), ceil(W/8)).
+
+        `images` is a batch of crops (B, 3, H, W), or the frozen backbone's (mid, deep) maps of them precomputed
+        (`data.features.FeatureSet`), in which case only the necks run.
+        """
+        mid, deep = images if isinstance(images, (tuple, list)) else self.backbone(images)
         return self.neck_cls(mid), self.neck_reg(deep)
 
     def template(self, template: torch.Tensor, template_box: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -4,6 +4,12 @@ Every operator is built as ``OPERATORS[name](channels=C)`` and called as ``op(se
 template_box)`` with search_feat (B, C, Hx, Wx), template_feat (B, C, Hz, Wz) and template_box (B, 4) as x1, y1,
 x2, y2 in template-feature cells; it returns (B, C, Hx, Wx) for any map sizes. To add an operator: write one
 module with an nn.Module following that contract, add one line below, and the parametrised tests cover it.
+
+Two families share the registry. `SEARCH_SPACE` is what the search chooses from: the paper's seven candidates as the
+official code builds them, every one with 1x1 embeddings (its depthwise candidate is `point_dw`, a 1x1 template
+kernel), so no candidate wins by capacity alone. `dw_xcorr` is Ocean's depthwise correlation over the whole template
+map with 3x3 embeddings: the hand-designed baseline tracker, not a search candidate. `pg_corr` is PG-Net's
+pixel-to-global correlation (its own tracker family), available to `search.operators` but not in the default space.
 """
 from __future__ import annotations
 
@@ -14,12 +20,14 @@ from .dw_xcorr import DepthwiseXCorr
 from .film import FiLM
 from .pairwise_relation import PairwiseRelation
 from .pg_corr import PixelGlobalCorrelation
+from .point_dw import PointDepthwise
 from .pointwise_add import PointwiseAddition
 from .simple_transformer import SimpleTransformer
 from .transductive_guidance import TransductiveGuidance
 
 OPERATORS: dict[str, type[nn.Module]] = {
     "dw_xcorr": DepthwiseXCorr,
+    "point_dw": PointDepthwise,
     "concat": Concatenation,
     "pointwise_add": PointwiseAddition,
     "pairwise_relation": PairwiseRelation,
@@ -29,9 +37,11 @@ OPERATORS: dict[str, type[nn.Module]] = {
     "pg_corr": PixelGlobalCorrelation,
 }
 
-#: The seven operators of the AutoMatch paper's search space (Sec. 3.1); pg_corr is PG-Net's addition.
-PAPER_OPERATORS = ("dw_xcorr", "concat", "pointwise_add", "pairwise_relation", "film", "simple_transformer",
-                   "transductive_guidance")
+#: The search space of the paper (Sec. 3.1) as the official code builds it: seven candidates, all with 1x1 embeddings.
+SEARCH_SPACE = ("point_dw", "concat", "pointwise_add", "pairwise_relation", "film", "simple_transformer",
+                "transductive_guidance")
+#: Ocean's hand-designed operator, the baseline tracker's matching in both branches; not a search candidate.
+BASELINE_OPERATORS = ("dw_xcorr",)
 
 
 def build_operator(name: str, channels: int) -> nn.Module:

@@ -78,6 +78,21 @@ class TemplateVector(nn.Module):
         return self.collapse(roi_align(self.encode(template_feat), template_box, 3))
 
 
+class EmbeddedPair(nn.Module):
+    """Shared front of the pointwise operators: the 1x1-embedded search map Conv(Fx) (B, C, Hx, Wx) and the
+    1x1-embedded template vector Conv(f_z) (B, C, 1, 1); subclasses combine the two (product, sum)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.template_vector = TemplateVector(channels)
+        self.embed_x = conv1x1(channels, channels)
+        self.embed_z = conv1x1(channels, channels)
+
+    def embedded(self, search_feat: torch.Tensor, template_feat: torch.Tensor,
+                 template_box: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.embed_x(search_feat), self.embed_z(self.template_vector(template_feat, template_box))
+
+
 def flatten_positions(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B, H*W, C): the reshape S(.) of the paper's Eqs. 4 and 7."""
     return x.flatten(2).transpose(1, 2)

@@ -35,6 +35,12 @@ def gumbel_sigmoid(w: torch.Tensor, tau: float = 1.0, noise: bool = False, hard:
     return hard_value + (soft - soft.detach())  # (soft - soft) is exactly 0: forward stays exactly 0/1
 
 
+def top_k(potentials: dict[str, float], k: int) -> list[str]:
+    """The k names with the largest potential, best first (ties broken by the given order)."""
+    names = list(potentials)
+    return sorted(names, key=lambda n: (-potentials[n], names.index(n)))[:k]
+
+
 class BCMMatching(nn.Module):
     """Supernet matching module: all candidate operators, manipulators per channel (or per operator), fusion.
 
@@ -72,10 +78,18 @@ class BCMMatching(nn.Module):
         p = torch.sigmoid(self.manipulators.detach()).expand(len(self.names), self.channels).sum(dim=1)
         return {n: float(v) for n, v in zip(self.names, p)}
 
+    def gated_off(self) -> dict[str, float]:
+        """Operator name -> fraction of its channels the hard decision closes without noise (w <= 0)."""
+        closed = (self.manipulators.detach() <= 0).to(torch.float32).expand(len(self.names), self.channels)
+        return {n: float(v) for n, v in zip(self.names, closed.mean(dim=1))}
+
+    def open_fraction(self) -> torch.Tensor:
+        """Differentiable expected fraction of open channels, mean of sigmoid(w / tau) (the sparsity price)."""
+        return torch.sigmoid(self.manipulators / self.tau).mean()
+
     def retain(self, k: int) -> list[str]:
         """The k operator names with the largest potential (ties broken by search-space order)."""
-        pots = self.potentials()
-        return sorted(self.names, key=lambda n: (-pots[n], self.names.index(n)))[:k]
+        return top_k(self.potentials(), k)
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """The manipulators: the upper-level variables of the bilevel problem."""
