@@ -41,8 +41,10 @@ def lr_at(progress: float, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.lr_end / cfg.lr) ** min(rest, 1.0)
 
 
-def make_loader(dataset, batch_size: int, workers: int, shuffle_seed: int | None = None) -> DataLoader:
-    """DataLoader over a PairDataset; a DistributedSampler when torch.distributed is initialised."""
+def make_loader(dataset, batch_size: int, workers: int) -> DataLoader:
+    """DataLoader over a PairDataset or a FeatureSet; a DistributedSampler when torch.distributed is initialised.
+    A dataset held in memory (`in_memory`, the cached features) loads no images and gets no worker processes."""
+    workers = 0 if getattr(dataset, "in_memory", False) else workers
     sampler = DistributedSampler(dataset, shuffle=False) if dist.is_available() and dist.is_initialized() else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, sampler=sampler, num_workers=workers,
                       worker_init_fn=worker_init if workers else None, drop_last=True,
@@ -136,8 +138,7 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resour
     net = model
     if dist.is_available() and dist.is_initialized():
         net = torch.nn.parallel.DistributedDataParallel(model)
-    loader = make_loader(dataset, cfg.batch_size // world, 0 if getattr(dataset, "in_memory", False)
-                         else resources.workers)   # each rank takes its share of the batch: same global batch
+    loader = make_loader(dataset, cfg.batch_size // world, resources.workers)  # each rank: its share of the batch
     steps_per_epoch = len(loader)
     total = cfg.epochs * steps_per_epoch
     for epoch in range(start, cfg.epochs):

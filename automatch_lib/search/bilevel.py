@@ -203,8 +203,7 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
         penalty = lambda: cfg.sparsity * (model.match_cls.open_fraction() + model.match_reg.open_fraction())  # noqa
     architect = Architect(model, arch, a_opt, _tracking_loss_fn(search_size, model.stride, tcfg), cfg.unrolled,
                           weight_optimizer=w_opt, grad_clip=tcfg.grad_clip, penalty=penalty)
-    workers = 0 if getattr(train_set, "in_memory", False) else resources.workers
-    train_loader = make_loader(train_set, cfg.batch_size, workers)
+    train_loader = make_loader(train_set, cfg.batch_size, resources.workers)
     val_loader = make_loader(val_set, cfg.batch_size, 0)
     history = []
 
