@@ -66,6 +66,7 @@ class PairConfig(Section):
     template_scale: float = field(default=0.05, metadata=NON_NEGATIVE)    # relative, per axis
     search_shift: float = field(default=24.0, metadata=NON_NEGATIVE)      # px in the search crop
     search_scale: float = field(default=0.18, metadata=NON_NEGATIVE)      # relative, per axis
+    aspect_jitter: float = field(default=0.0, metadata=NON_NEGATIVE)      # log aspect stretch of a pair, +-
     color_jitter: float = field(default=0.1, metadata=NON_NEGATIVE)       # brightness/contrast amplitude
     blur_prob: float = field(default=0.1, metadata=dict(min=0, max=1))
     gray_prob: float = field(default=0.05, metadata=dict(min=0, max=1))
@@ -192,6 +193,7 @@ class TrackConfig(Section):
     penalty_k: float = field(default=0.15, metadata=NON_NEGATIVE)          # scale/ratio change penalty
     window_influence: float = field(default=0.4, metadata=dict(min=0, max=1))  # cosine window blend
     lr: float = field(default=0.2, metadata=dict(min=0, max=1))            # size smoothing rate
+    max_scale_change: float = field(default=1.1, metadata=dict(min=1))   # bound on w, h ratio between frames
     min_size: float = field(default=4.0, metadata=NON_NEGATIVE)           # smallest box side in pixels
 
 
@@ -206,6 +208,7 @@ class TuneConfig(Section):
     penalty_k: list = field(default_factory=lambda: [0.02, 0.3], metadata=dict(check=_range_pair))
     window_influence: list = field(default_factory=lambda: [0.2, 0.6], metadata=dict(check=_range_pair))
     lr: list = field(default_factory=lambda: [0.05, 0.5], metadata=dict(check=_range_pair))
+    max_scale_change: list = field(default_factory=lambda: [1.02, 1.2], metadata=dict(check=_range_pair))
 
 
 @dataclass

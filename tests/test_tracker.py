@@ -178,3 +178,37 @@ def test_checkpoint_without_crop_geometry_is_rejected(tmp_path):
     save_checkpoint(tmp_path / "old.pt", SiameseNet(["dw_xcorr"], ["dw_xcorr"], channels=8))
     with pytest.raises(ValueError, match=re.escape("old.pt: the checkpoint does not record its crop geometry")):
         make_tracker("siamese", tmp_path / "old.pt")
+
+
+class GrowingNet(OracleNet):
+    """A network that is sure the target sits at the crop centre and is `factor` times its template size."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def template(self, template, box):
+        x1, y1, x2, y2 = box[0].tolist()
+        return {"size": (x2 - x1, y2 - y1)}
+
+    def track(self, search, state):
+        S = search.shape[-1]
+        H = W = int(np.ceil(S / self.stride))
+        w, h = (v * self.factor for v in state["size"])
+        gx, gy = (g.numpy() for g in grid_centers(H, W, (S, S), self.stride))
+        reg = np.stack(np.broadcast_arrays(gx[None] - (S / 2 - w / 2), gy[:, None] - (S / 2 - h / 2),
+                                           (S / 2 + w / 2) - gx[None], (S / 2 + h / 2) - gy[:, None]))
+        logits = torch.full((1, 1, H, W), -5.0)
+        logits[..., H // 2, W // 2] = 5.0
+        return {"cls": logits, "reg": torch.from_numpy(reg.copy())[None].float()}
+
+
+@pytest.mark.parametrize("factor", [3.0, 1 / 3.0])
+def test_size_changes_at_most_max_scale_change_per_frame(factor):
+    image = np.full((400, 400, 3), 120, np.uint8)
+    cfg = TrackConfig(penalty_k=0.0, window_influence=0.0, lr=1.0, max_scale_change=1.05)
+    tracker = SiameseTracker(GrowingNet(factor), cfg, CROP)
+    tracker.init(image, (180, 170, 40, 60))
+    sizes = [np.array([40.0, 60.0])] + [tracker.update(image)[2:] for _ in range(5)]
+    ratios = np.array([b / a for a, b in zip(sizes, sizes[1:])])
+    assert np.all(np.abs(np.log(ratios)) <= np.log(1.05) + 1e-9), ratios
+    assert np.allclose(ratios, 1.05 if factor > 1 else 1 / 1.05, rtol=0.02)   # sure detections move to the bound

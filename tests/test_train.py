@@ -326,3 +326,18 @@ def test_read_json_names_a_missing_or_malformed_file(tmp_path):
     (tmp_path / "bad.json").write_text('{"a": 1,}')
     with pytest.raises(ValueError, match=r"bad\.json: not valid JSON \(line 1"):
         read_json(tmp_path / "bad.json")
+
+
+def test_aspect_jitter_stretches_both_crops_of_a_pair_alike(sequences):
+    still = dataclasses.replace(PAIRS, template_scale=0.0, search_scale=0.0, negative_prob=0.0)
+    plain = PairDataset(sequences, still, CROP, length=40, seed=5)
+    stretched = PairDataset(sequences, dataclasses.replace(still, aspect_jitter=0.7), CROP, length=40, seed=5)
+    aspect = lambda b: float((b[2] - b[0]) / (b[3] - b[1]))  # noqa: E731
+    changes = []
+    for i in range(40):
+        a, b = plain[i], stretched[i]
+        t, s = aspect(b["template_box"]) / aspect(a["template_box"]), aspect(b["search_box"]) / aspect(a["search_box"])
+        assert t == pytest.approx(s, rel=1e-4)
+        changes.append(t)
+    changes = np.array(changes)
+    assert changes.max() > 1.5 and changes.min() < 1 / 1.5 and (changes < np.exp(0.7) + 1e-6).all()

@@ -1,7 +1,10 @@
 """Training pairs: template/search crops of the same object (or of different objects, negatives), augmented.
 
 Pairs follow the official recipe (facts 5): template shift/scale jitter, search shift/scale jitter, colour jitter,
-optional blur/grey/flip, a fraction of negative pairs (different objects). Crops use the geometry the tracker uses
+optional blur/grey/flip, a fraction of negative pairs (different objects), and an aspect stretch shared by both
+crops of a pair (`aspect_jitter`): the photographed objects are mostly compact, real targets are often elongated
+(a pedestrian is 1:3), so each pair sees its object widened or heightened by a factor up to exp(aspect_jitter), as
+if it had been photographed so. Crops use the geometry the tracker uses
 (`automatch_lib.geometry`). Every sample is drawn from its own RNG seeded by (seed, epoch, index), so results do not
 depend on the number of DataLoader workers.
 """
@@ -61,12 +64,16 @@ class PairDataset(Dataset):
         return seq, t, int(near[rng.integers(len(near))])
 
     def _sample_crop(self, seq: Sequence, frame: int, out_size: int, shift: float, scale: float,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                     rng: np.random.Generator, aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """A crop around the object with the tracker's geometry, for the object stretched by `aspect` (its width
+        grows by sqrt(aspect), its height shrinks by it): the crop window is sized for the stretched object and
+        squeezed back in the source image."""
         image = seq.image(frame)
         box = seq.boxes[frame] - np.array([seq.origin, seq.origin, 0, 0])
         x, y, w, h = box
-        side = context_size(w, h, self.crop.context) * out_size / self.crop.exemplar_size
-        sides = side * (1 + rng.uniform(-scale, scale, size=2))
+        stretch = np.array([np.sqrt(aspect), 1 / np.sqrt(aspect)])
+        side = context_size(w * stretch[0], h * stretch[1], self.crop.context) * out_size / self.crop.exemplar_size
+        sides = side / stretch * (1 + rng.uniform(-scale, scale, size=2))
         center = np.array([x + w / 2, y + h / 2]) + rng.uniform(-shift, shift, size=2) * sides / out_size
         patch, matrix = crop(image, tuple(center), tuple(sides), out_size)
         return patch, transform_box(box, matrix)
@@ -96,8 +103,11 @@ class PairDataset(Dataset):
             search_seq, s = other, int(np.flatnonzero(other.valid)[rng.integers(other.valid.sum())])
         else:
             search_seq = seq
-        template, t_box = self._sample_crop(seq, t, size.exemplar_size, cfg.template_shift, cfg.template_scale, rng)
-        search, s_box = self._sample_crop(search_seq, s, size.search_size, cfg.search_shift, cfg.search_scale, rng)
+        aspect = float(np.exp(rng.uniform(-cfg.aspect_jitter, cfg.aspect_jitter))) if cfg.aspect_jitter else 1.0
+        template, t_box = self._sample_crop(seq, t, size.exemplar_size, cfg.template_shift, cfg.template_scale, rng,
+                                            aspect)
+        search, s_box = self._sample_crop(search_seq, s, size.search_size, cfg.search_shift, cfg.search_scale, rng,
+                                          aspect)
         gray = rng.random() < cfg.gray_prob
         template = self._photometric(template, rng, gray, rng.random() < cfg.blur_prob)
         search = self._photometric(search, rng, gray, rng.random() < cfg.blur_prob)

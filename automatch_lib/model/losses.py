@@ -15,8 +15,11 @@ def make_targets(boxes: torch.Tensor, negative: torch.Tensor, map_size: tuple[in
     """Classification and regression targets for a batch.
 
     boxes (B, 4) x1, y1, x2, y2 of the object in search-crop pixels; negative (B,) bool (different-object pairs).
-    cls (B, 1, H, W): 1 where the city-block distance to the cell nearest the box centre is <= radius, else 0;
-    all zero for negative pairs. reg (B, 4, H, W): l, t, r, b distances from each cell centre to the box edges;
+    cls (B, 1, H, W): 1 on the cell nearest the box centre and on every cell within city-block distance `radius` of
+    it whose centre lies inside the box, else 0; all zero for negative pairs. Positives stay inside the object as in
+    the official setup (a 255 crop with 60-100 px targets), so regression is trained wherever classification may
+    fire; at small crops a radius-2 diamond would otherwise reach past a 3-cell target.
+    reg (B, 4, H, W): l, t, r, b distances from each cell centre to the box edges;
     reg_weight (B, 1, H, W): 1 where the cell centre lies inside the box (as the official code, also for negatives).
     """
     H, W = map_size
@@ -30,7 +33,8 @@ def make_targets(boxes: torch.Tensor, negative: torch.Tensor, map_size: tuple[in
     cj = torch.round((cx - gx[0]) / stride)
     rows = torch.arange(H, device=boxes.device, dtype=boxes.dtype).view(1, H, 1)
     cols = torch.arange(W, device=boxes.device, dtype=boxes.dtype).view(1, 1, W)
-    cls = ((rows - ci).abs() + (cols - cj).abs() <= radius).to(boxes.dtype)
+    dist = (rows - ci).abs() + (cols - cj).abs()
+    cls = ((dist == 0) | ((dist <= radius) & (reg_weight[:, 0] > 0))).to(boxes.dtype)
     cls = cls * (~negative).to(boxes.dtype).view(-1, 1, 1)
     return {"cls": cls[:, None], "reg": reg, "reg_weight": reg_weight}
 

@@ -3,7 +3,10 @@
 Per frame (official facts 6): crop the search region around the last position at s_x = s_z * search/exemplar,
 score every cell, decode ltrb boxes, apply the scale/ratio change penalty exp(-(r_c * s_c - 1) * penalty_k), blend
 with a cosine window (window_influence), take the argmax, move the centre there and blend the size with rate
-lr * penalty * score (size smoothing), clamp to the image. Boxes are x, y, w, h in 0-based pixels; images are
+lr * penalty * score (size smoothing, so a confident detection changes the size more than a doubtful one), the
+predicted width and height each first bounded to [1/m, m] x the current ones (m = max_scale_change: a real object
+does not change size by more than a few percent between frames, and one bad regression must not blow the box up
+to the frame), clamp to the image. Boxes are x, y, w, h in 0-based pixels; images are
 H x W x 3 uint8 BGR.
 """
 from __future__ import annotations
@@ -114,7 +117,8 @@ class SiameseTracker:
         cx = (x1[i, j] + x2[i, j]) / 2 - size / 2
         cy = (y1[i, j] + y2[i, j]) / 2 - size / 2
         rate = penalty[i, j] * score[i, j] * cfg.lr
-        new_size = np.array([pw[i, j], ph[i, j]]) / scale
+        m = cfg.max_scale_change
+        new_size = np.clip(np.array([pw[i, j], ph[i, j]]) / scale, self.size / m, self.size * m)
         self.center = self.center + np.array([cx, cy]) / scale
         self.size = (1 - rate) * self.size + rate * new_size
         self.center = np.clip(self.center, 0, self.image_size)
