@@ -5,7 +5,6 @@ Uses the pipeline's tuned checkpoint (`models/tuned/automatch/seed_0.pt`, writte
 real sequences or that checkpoint are absent (a user's fresh clone before `make repro`)."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch

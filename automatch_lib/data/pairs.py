@@ -4,9 +4,9 @@ Pairs follow the official recipe (facts 5): template shift/scale jitter, search 
 optional blur/grey/flip, a fraction of negative pairs (different objects), and an aspect stretch shared by both
 crops of a pair (`aspect_jitter`): the photographed objects are mostly compact, real targets are often elongated
 (a pedestrian is 1:3), so each pair sees its object widened or heightened by a factor up to exp(aspect_jitter), as
-if it had been photographed so. Crops use the geometry the tracker uses
-(`automatch_lib.geometry`). Every sample is drawn from its own RNG seeded by (seed, epoch, index), so results do not
-depend on the number of DataLoader workers.
+if it had been photographed so. Crops use the geometry the tracker uses (`automatch_lib.geometry`). Every sample
+is drawn from its own RNG seeded by (seed, epoch, index), so results do not depend on the number of DataLoader
+workers.
 """
 from __future__ import annotations
 

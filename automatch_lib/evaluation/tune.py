@@ -2,8 +2,8 @@
 
 The official code tunes penalty_k, lr and window_influence per tracker and benchmark with TPE (facts 6); here they
 and our per-frame size bound max_scale_change are tuned by optuna's TPE sampler (seeded, trials run one after
-another, so the same inputs give the same study), maximising the success AUC on the validation split. The params.yaml values are always the first trial, so tuning can only keep or
-improve the configured setting on val. Each tracker gets its own study: comparisons stay fair.
+another, so the same inputs give the same study), maximising the success AUC on the validation split. The
+params.yaml values are always the first trial, so tuning can only keep or improve the configured setting on val. Each tracker gets its own study: comparisons stay fair.
 
 A study can be persisted in a journal file (`study_file`): an interrupted tuning resumes with the trials it has
 finished, and the file is kept with the stage's outputs as the record of what was tried.
@@ -34,10 +34,11 @@ def val_auc(tracker: SiameseTracker, cfg: TrackConfig, sequences: list[Sequence]
 
 def tune_tracker(tracker: SiameseTracker, sequences: list[Sequence], cfg: TuneConfig,
                  study_file: str | Path | None = None, progress: bool = False) -> dict:
-    """TPE search of penalty_k / window_influence / lr / max_scale_change over the `tune` ranges, `cfg.trials` trials in all, starting
-    from the tracker's own setting (`tracker.cfg`, the first trial).
+    """TPE search of penalty_k / window_influence / lr / max_scale_change over the `tune` ranges, `cfg.trials`
+    trials in all, starting from the tracker's own setting (`tracker.cfg`, the first trial).
 
-    Returns {'best': {penalty_k, window_influence, lr, max_scale_change}, 'best_auc', 'trials': [{..., 'auc'}]} in trial order.
+    Returns {'best': {penalty_k, window_influence, lr, max_scale_change}, 'best_auc', 'trials': [{..., 'auc'}]} in
+    trial order.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     base = tracker.cfg
