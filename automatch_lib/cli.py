@@ -21,6 +21,7 @@ from .data.synthetic.generate import generate_benchmark
 from .errors import AutoMatchError, ConfigError
 from .evaluation.ope import evaluate_tracker, pooled_summary
 from .evaluation.speed import load_clips, speed_benchmark
+from .experiments.crop_sweep import crop_sweep, parse_sizes, sweep_table
 from .experiments.searching import search
 from .experiments.throughput import data_benchmark
 from .experiments.training import plan_runs, train_tracker
@@ -118,6 +119,20 @@ def cmd_bench_data(args) -> None:
     data_benchmark(p, args.data, batches=args.batches, settings=settings)
 
 
+def cmd_sweep_crops(args) -> None:
+    p = _params(args)
+    if args.processes:
+        p.pretrain.processes = args.processes
+    seeds = [int(v) for v in args.seeds.split(",")]
+    result = crop_sweep(p, args.data, parse_sizes(args.sizes), args.out, seeds)
+    for row in sweep_table(result):
+        print("  ".join(f"{k} {v}" for k, v in row.items()))
+    for c in result["comparisons"]:
+        low, high = c["ci95"]
+        print(f"{c['a']} - {c['b']}: val AUC {c['diff']:+.3f} [{low:+.3f}, {high:+.3f}] {c['verdict']}")
+    print(f"-> {Path(args.out) / 'crop_sweep.json'}")
+
+
 def cmd_track(args) -> None:
     p = _params(args, required=False)
     try:
@@ -202,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--settings", nargs="+", default=["1,0", "1,1", "2,0", "2,1"],
                     help="torch threads,loader workers pairs to measure")
     bd.set_defaults(func=cmd_bench_data)
+
+    cs = sub.add_parser("sweep-crops", help="val accuracy against CPU minutes for several crop sizes (pretrain, "
+                        "features, baseline per seed, val tracking at each)")
+    cs.add_argument("--sizes", default="32x64,48x96,64x128", help="EXEMPLARxSEARCH sizes; must include params' own")
+    cs.add_argument("--seeds", default="0,1", help="training seeds of the baseline at each size")
+    cs.add_argument("--data", default="data/synthetic")
+    cs.add_argument("--out", default="results/crop_sweep")
+    cs.add_argument("--processes", type=int, default=0, help="pretraining ranks (default pretrain.processes)")
+    cs.set_defaults(func=cmd_sweep_crops)
 
     v = sub.add_parser("track", help="track an object in a video file or frame folder; write an annotated video")
     v.add_argument("video", help="a video file or a folder of frames")

@@ -67,6 +67,7 @@ class PairConfig(Section):
     search_shift: float = field(default=24.0, metadata=NON_NEGATIVE)      # px in the search crop
     search_scale: float = field(default=0.18, metadata=NON_NEGATIVE)      # relative, per axis
     aspect_jitter: float = field(default=0.0, metadata=NON_NEGATIVE)      # log aspect stretch of a pair, +-
+    video_weight: float = field(default=0.0, metadata=NON_NEGATIVE)       # real-video group vs generated (1.0)
     color_jitter: float = field(default=0.1, metadata=NON_NEGATIVE)       # brightness/contrast amplitude
     blur_prob: float = field(default=0.1, metadata=dict(min=0, max=1))
     gray_prob: float = field(default=0.05, metadata=dict(min=0, max=1))

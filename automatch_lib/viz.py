@@ -115,6 +115,19 @@ def attribute_examples(root: str | Path, table, split: str = "test", frames: tup
     return items
 
 
+def sequence_examples(root: str | Path, count: int = 8, frames: tuple[float, ...] = (0.0, 0.5, 1.0)):
+    """Frames (first, middle, last by default) of `count` sequences spread evenly over the OTB-layout folder
+    `root` (e.g. the pseudo-labelled train_video/), ground truth drawn: [(title, image)] for show_frames."""
+    seqs = load_benchmark("otb", root)
+    items = []
+    for k in np.linspace(0, len(seqs) - 1, min(count, len(seqs))).round().astype(int) if seqs else []:
+        seq = seqs[k]
+        for f in frames:
+            i = int(round(f * (len(seq) - 1)))
+            items.append((f"{seq.name} #{i + 1}", draw_box(seq.image(i), seq.boxes[i], origin=seq.origin)))
+    return items
+
+
 def plot_box_stats(stats):
     """Histograms (shared bins, one colour per split) of box area / LR threshold, centre motion / FM threshold and
     aspect ratio, from synthetic.box_stats; dashed lines mark OTB's LR and FM thresholds."""

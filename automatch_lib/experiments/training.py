@@ -81,10 +81,20 @@ def extra_sources(p: Params) -> list[tuple[list[Sequence], float, int]]:
     return groups
 
 
+def video_group(p: Params, data_root: str | Path) -> list[tuple[list[Sequence], float, int]]:
+    """The pseudo-labelled real-video sequences of a generated benchmark (``train_video/``, see
+    `data.video_labels`) as one pair group of weight `pairs.video_weight`; none when absent or weighted 0."""
+    folder = Path(data_root) / "train_video"
+    if p.pairs.video_weight <= 0 or not folder.is_dir():
+        return []
+    return [(load_split(folder), p.pairs.video_weight, p.pairs.frame_range)]
+
+
 def pair_dataset(p: Params, data_root: str | Path, split: str, length: int, seed: int) -> PairDataset:
-    """Training (or validation) pairs from a generated split, plus the real training sets when training."""
+    """Training (or validation) pairs from a generated split, plus pseudo-labelled real video and the real
+    training sets when training."""
     seqs, stills = training_sets(data_root, split)
-    extra = extra_sources(p) if split == "train" else []
+    extra = video_group(p, data_root) + extra_sources(p) if split == "train" else []
     return PairDataset(seqs, p.pairs, p.crop, length=length, seed=seed, stills=stills, extra=extra)
 
 

@@ -23,6 +23,8 @@ OCV_ROOT = "usr/share/doc/opencv-doc/examples/data"
 OCV_PHOTOS = ("aero1.jpg", "baboon.jpg", "basketball1.png", "board.jpg", "building.jpg", "fruits.jpg", "home.jpg",
               "leuvenA.jpg", "stuff.jpg", "box_in_scene.png", "graf1.png",
               "rubberwhale1.png", "left.jpg", "aloeL.jpg", "smarties.png")
+# OpenCV's fixed-camera pedestrian video: pseudo-labelled real-video training sequences (data/video_labels.py)
+OCV_VIDEOS = ("vtest.avi",)
 LOMIRI_ROOT = "usr/share/backgrounds"
 # Lomiri wallpapers that are sharp scene photographs (abstract patterns and shallow-depth-of-field shots left out).
 LOMIRI_PHOTOS = ("Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Picture_0B_by_freespace.jpg",
@@ -34,6 +36,7 @@ LOMIRI_PHOTOS = ("Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Pi
 _TOOLS = ("apt-get", "dpkg", "dpkg-deb")
 _APT_UPDATED = False  # `apt-get update` runs at most once per process
 _TAIL = 400  # characters of a failing tool's output kept in the error message
+_LAYOUT = 2  # which files an unpacked cache keeps (2: + OpenCV's vtest.avi); an older cache is unpacked again
 
 
 def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -50,7 +53,7 @@ def _keep_file(package: str, rel: str) -> bool:
     if package == LOMIRI:
         return rel.startswith(LOMIRI_ROOT + "/") and os.path.basename(rel) in LOMIRI_PHOTOS
     if package == OPENCV_DOC:
-        return rel.startswith(OCV_ROOT + "/") and os.path.basename(rel) in OCV_PHOTOS
+        return rel.startswith(OCV_ROOT + "/") and os.path.basename(rel) in OCV_PHOTOS + OCV_VIDEOS
     return True
 
 
@@ -113,7 +116,9 @@ def fetch_debian_package(package: str, cache_dir: str | Path) -> tuple[Path, str
     marker = cache_dir / f"{package}.json"
     if marker.is_file() and root.is_dir():
         try:
-            return root, json.loads(marker.read_text())["version"]
+            info = json.loads(marker.read_text())
+            if info.get("layout", 1) == _LAYOUT:
+                return root, info["version"]
         except (ValueError, KeyError):
             pass
     for tool in _TOOLS:
@@ -122,6 +127,6 @@ def fetch_debian_package(package: str, cache_dir: str | Path) -> tuple[Path, str
     deb = _download(package, cache_dir / "debs")
     version = _deb_version(deb)
     atomic_write(root, lambda tmp: _unpack_pruned(package, deb, tmp, root))
-    write_json(marker, {"package": package, "version": version, "deb": deb.name}, indent=None)
+    write_json(marker, {"package": package, "version": version, "deb": deb.name, "layout": _LAYOUT}, indent=None)
     deb.unlink()  # the pruned unpacked tree is the cache; the .deb is 16-160 MB
     return root, version

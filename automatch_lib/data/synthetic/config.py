@@ -54,6 +54,13 @@ def _check_attrs_per_sequence(ap) -> str | None:
     return None
 
 
+def _check_videos(names) -> str | None:
+    known = ("vtest", "bikes")  # automatch_lib.data.sources.videos.VIDEOS (not imported: this module stays light)
+    if any(n not in known for n in names) or len(set(names)) != len(names):
+        return f"expected distinct names among {list(known)}"
+    return None
+
+
 def _check_cache_dir(path) -> str | None:
     return None if path else "expected a folder path"
 
@@ -72,6 +79,8 @@ class SyntheticConfig(Section):
         attrs_per_sequence: (min, max) attributes per val/test sequence; attributes are dealt round-robin so every one
             appears at least once in a split of >= len(attributes) sequences, plus random extras.
         use_debian: fetch the Debian photo packages (else, or on failure, PyPI photographs only).
+        videos: real videos shipped in packages to pseudo-label as training sequences (``train_video/``, see
+            `automatch_lib.data.video_labels`): 'vtest' (Debian opencv-doc, needs use_debian), 'bikes' (PyPI).
         cache_dir: where Debian packages are unpacked.
         jpeg_quality: JPEG quality of the frames.
     """
@@ -87,6 +96,7 @@ class SyntheticConfig(Section):
     attributes: tuple = field(default=OTB_ATTRIBUTES, metadata=dict(check=_check_attributes))
     attrs_per_sequence: tuple = field(default=(1, 3), metadata=dict(length=2, check=_check_attrs_per_sequence))
     use_debian: bool = True
+    videos: tuple = field(default=(), metadata=dict(check=_check_videos))
     cache_dir: str = field(default="data/cache/debian", metadata=dict(check=_check_cache_dir))
     jpeg_quality: int = field(default=90, metadata=dict(min=1, max=100))
 

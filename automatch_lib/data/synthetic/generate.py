@@ -21,6 +21,8 @@ from ..sequence import OTB_ATTRIBUTES
 from ..sources.collect import collect_sources
 from ..sources.records import SourceSplit
 from ..sources.split import SPLITS
+from ..sources.videos import VIDEOS
+from ..video_labels import video_sequences
 from .config import SyntheticConfig
 from .plan import plan_sequence
 from .render import render_sequence, render_still
@@ -115,7 +117,7 @@ def _write_sequence(sdir: Path, frames: list[np.ndarray], gt: np.ndarray, log: d
 
 def _prepare_out(out_dir: Path) -> None:
     """Remove a previous output of this generator; refuse to write over anything else."""
-    parts = [out_dir / s for s in (*SPLITS, "stills")]
+    parts = [out_dir / s for s in (*SPLITS, "stills", "train_video")]
     man = out_dir / "manifest.json"
     ours = False
     if man.is_file():
@@ -174,6 +176,19 @@ def _generate_stills(ctx: Context, pool: SourceSplit, out_dir: Path, bar) -> lis
     return stills
 
 
+def _video_sequences(cfg: SyntheticConfig, out_dir: Path, notes: list, progress: bool) -> dict:
+    """The pseudo-labelled real-video training sequences (``out_dir/train_video``) of ``cfg.videos``; a video that
+    cannot be fetched (or needs Debian when use_debian is off) is skipped with a note in the manifest."""
+    names = [v for v in cfg.videos if cfg.use_debian or VIDEOS[v].origin != "debian"]
+    notes += [f"video {v!r} skipped: it comes from Debian and use_debian is false" for v in cfg.videos
+              if v not in names]
+    try:
+        return video_sequences(names, out_dir / "train_video", cfg.cache_dir, progress)["videos"] if names else {}
+    except DataError as exc:
+        notes.append(f"real-video training sequences skipped: {exc}")
+        return {}
+
+
 def _json_types(x):
     """Tuples as lists, so that the returned manifest equals the one read back from manifest.json."""
     if isinstance(x, dict):
@@ -188,7 +203,8 @@ def generate_benchmark(out_dir: str | Path, cfg: SyntheticConfig | None = None, 
 
     Layout (OTB): ``out_dir/{train,val,test}/<Seq>/img/0001.jpg ...``, ``groundtruth_rect.txt`` (1-based integer
     x,y,w,h), ``attrs.txt`` (``IV, SV, ...`` or empty) and ``log.json`` (per-frame generator log);
-    ``out_dir/stills/<Still>/img/0001.jpg`` + ``groundtruth_rect.txt`` (one row); ``out_dir/manifest.json``.
+    ``out_dir/stills/<Still>/img/0001.jpg`` + ``groundtruth_rect.txt`` (one row); ``out_dir/train_video/<video>_<k>``
+    (pseudo-labelled real video, ``cfg.videos``); ``out_dir/manifest.json``.
     Same config -> byte-identical annotation files (and JPEGs with the same OpenCV build).
     """
     cfg = cfg or SyntheticConfig()
@@ -211,6 +227,7 @@ def generate_benchmark(out_dir: str | Path, cfg: SyntheticConfig | None = None, 
         attr_counts[split] = {a: sum(a in s["attributes"] for s in seqs) for a in OTB_ATTRIBUTES}
     stills = _generate_stills(ctx, pool.splits["train"], out_dir, bar)
     bar.close()
+    videos = _video_sequences(cfg, out_dir, notes, progress)
     n_frames = sum(q["frames"] for sp in splits_out.values() for q in sp["sequences"])
     manifest = {
         "generator": GENERATOR, "generator_version": GENERATOR_VERSION,
@@ -218,8 +235,9 @@ def generate_benchmark(out_dir: str | Path, cfg: SyntheticConfig | None = None, 
         "sources": pool.describe(),
         "splits": splits_out,
         "stills": {"count": len(stills), "source_split": "train", "items": stills},
+        "videos": videos,
         "counts": {**{s: len(splits_out[s]["sequences"]) for s in SPLITS}, "stills": len(stills),
-                   "frames": n_frames},
+                   "train_video": sum(len(v["tracks"]) for v in videos.values()), "frames": n_frames},
         "attribute_counts": attr_counts,
         "warnings": notes,
     }

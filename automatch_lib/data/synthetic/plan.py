@@ -14,7 +14,7 @@ import numpy as np
 from ..sources.images import premultiply, pyramid_resize
 from ..sources.records import SourceSplit
 from .camera import camera_path, prepare_photo, usable_backgrounds
-from .compose import box_area, box_of_placed, mask_box, scaled, xywh
+from .compose import box_area, box_of_placed, feather_edge, mask_box, scaled, xywh
 from .draws import pick, smooth
 from .effects import EFFECTS, V_CAP
 from .state import SPLIT_ID, Context, Retry, SequencePlan
@@ -24,6 +24,8 @@ SHAPE_DRAWS = ("IPR", "OPR", "DEF")            # effects drawn before the target
 LOOK_DRAWS = ("IV", "MB", "BC", "OCC")         # effects drawn once the boxes are known
 TRAIN_STRETCH = 0.25          # 40 % of train sequences stretch the target anisotropically by exp(+-0.25)
 EDGE_FEATHER = ((3, 3), 0.7)  # Gaussian blur of the native cutout: feathers the mask edge (and colours with it)
+FRAME_FEATHER = (0.4, 1.2)    # then the rendered patch's edge fades over 2 sigma px, sigma drawn per sequence
+FEATHER_TAG = 88              # fifth word of the SeedSequence of that draw (kept out of the main stream)
 MEASURE_SIDE = 64.0           # the shape plan is measured on a copy at most this many pixels large
 MIN_SIDE_AREA = 9.0           # box area bound: shortest side >= 3 px
 MAX_BOX_SIDE = 0.45           # a box side is at most this fraction of the frame side
@@ -52,6 +54,7 @@ def plan_sequence(ctx: Context, pool: SourceSplit, split: str, index: int, plann
     EFFECTS["SV"].draw(rng, s)
     area_plan = _draw_first_area(rng, s, bw, bh) * s.area_ratio
     _render_target_patches(s, native, area_plan, bw * bh)
+    _feather_patches(s)
     EFFECTS["OV"].draw(rng, s)
     EFFECTS["FM"].draw(rng, s)
     _place_target(s, _trajectory(rng, s))
@@ -134,6 +137,20 @@ def _render_target_patches(s: SequencePlan, native: np.ndarray, area_plan: np.nd
         s.patches.append((p, lb))
         s.deformation[t] = dm
     s.dims = np.array([[lb[2] - lb[0] + 1, lb[3] - lb[1] + 1] for _, lb in s.patches], dtype=np.float64)
+
+
+def _feather_patches(s: SequencePlan) -> None:
+    """Soften every rendered patch's outline in frame pixels (`compose.feather_edge`; the native-scale blur above
+    is mostly undone by the downscaling), with sigma drawn from its own stream, so the main stream's draws (and
+    with them every other property of the sequence) do not change. Boxes are measured again (alpha > 0.5)."""
+    rng = np.random.default_rng(np.random.SeedSequence([*s.seed_key, FEATHER_TAG]))
+    s.feather = float(rng.uniform(*FRAME_FEATHER))
+    patches = [feather_edge(p, s.feather) for p, _ in s.patches]
+    boxes = [mask_box(p[..., 3]) for p in patches]
+    if any(b is None for b in boxes):
+        raise Retry("target vanished when feathered")
+    s.patches = list(zip(patches, boxes))
+    s.dims = np.array([[b[2] - b[0] + 1, b[3] - b[1] + 1] for b in boxes], dtype=np.float64)
 
 
 def _target_patch(s: SequencePlan, work: np.ndarray, t: int, q: float):

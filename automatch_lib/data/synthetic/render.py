@@ -14,9 +14,10 @@ from ..sequence import OTB_ATTRIBUTES
 from ..sources.images import premultiply
 from ..sources.records import Cutout, SourceSplit
 from .camera import camera_path, crop, prepare_photo, usable_backgrounds
-from .compose import mask_box, paste, scaled, transform, xywh
+from .compose import feather_edge, mask_box, paste, scaled, transform, xywh
 from .draws import pick
 from .effects import BLUR_MIN_PX, EFFECTS
+from .plan import FEATHER_TAG, FRAME_FEATHER
 from .state import GENERATOR, GENERATOR_VERSION, SPLIT_ID, Context, SequencePlan
 
 IV, MB, BC, OCC = (EFFECTS[c] for c in ("IV", "MB", "BC", "OCC"))
@@ -97,6 +98,7 @@ def render_sequence(s: SequencePlan) -> tuple[list[np.ndarray], np.ndarray, dict
                    "group": target.group},
         "background": {"name": bg.name, "source": bg.source, "license": bg.license, "group": bg.group},
         "occluder_sources": [o["source"] for o in s.occluders],
+        "feather_px": _r(s.feather),
         "frames": log_frames,
     }
     return frames, s.gt, log
@@ -111,9 +113,11 @@ def render_still(ctx: Context, pool: SourceSplit, index: int) -> tuple[np.ndarra
     bg = pick(rng, usable_backgrounds(pool.backgrounds, W, H, "train background photo"))
     photo = prepare_photo(rng, bg, W, H)
     frame = crop(photo, camera_path(rng, photo, W, H, 1)[0], W, H)
+    feather = np.random.default_rng(np.random.SeedSequence([ctx.cfg.seed, SPLIT_ID["stills"], index, FEATHER_TAG]))
+    sigma = float(feather.uniform(*FRAME_FEATHER))
     for _ in range(STILL_TRIES):
         target = pick(rng, pool.objects)
-        placed = _place_still_target(rng, ctx, premultiply(target.rgba))
+        placed = _place_still_target(rng, ctx, premultiply(target.rgba), sigma)
         if placed is not None:
             p, lb, bx, by = placed
             break
@@ -136,9 +140,9 @@ def render_still(ctx: Context, pool: SourceSplit, index: int) -> tuple[np.ndarra
     return to_uint8(frame), [bx, by, bw, bh], target
 
 
-def _place_still_target(rng: np.random.Generator, ctx: Context, nat: np.ndarray):
-    """The transformed, scaled target patch, its local box and its box's top-left in the still, or None when this
-    cutout does not fit (too small or too large)."""
+def _place_still_target(rng: np.random.Generator, ctx: Context, nat: np.ndarray, feather: float):
+    """The transformed, scaled target patch (outline feathered by ``feather`` px, `compose.feather_edge`), its local
+    box and its box's top-left in the still, or None when this cutout does not fit (too small or too large)."""
     W, H, m = ctx.W, ctx.H, ctx.margin
     rot = rng.uniform(-STILL_ROTATION, STILL_ROTATION) if rng.random() < 0.4 else 0.0
     sq = rng.uniform(*STILL_SQUASH) if rng.random() < 0.3 else 1.0
@@ -152,6 +156,7 @@ def _place_still_target(rng: np.random.Generator, ctx: Context, nat: np.ndarray)
     f = min(1.0, math.sqrt(area / (bw * bh)), STILL_MAX_SIDE * W / bw, STILL_MAX_SIDE * H / bh)
     if f < 1:
         p = scaled(p, f)
+    p = feather_edge(p, feather)
     lb = mask_box(p[..., 3])
     if lb is None:
         return None

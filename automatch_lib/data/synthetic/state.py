@@ -12,7 +12,7 @@ from .config import SyntheticConfig
 from .verify import thresholds
 
 GENERATOR = "automatch_lib.data.synthetic"   # recorded in logs and manifests; a manifest naming it marks our output
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2   # 2: outlines feathered in frame pixels, real-video training sequences
 SPLIT_ID = {"train": 0, "val": 1, "test": 2, "stills": 3}  # second word of every SeedSequence
 FRAME_MARGIN = 0.02   # without OV the box stays this fraction of the frame (at least 2 px) away from its sides
 
@@ -71,6 +71,7 @@ class SequencePlan:
     patches: list = field(default_factory=list)     # (premultiplied BGRA patch, inclusive box in the patch)
     deformation: np.ndarray | None = None           # realised DEF magnitude
     dims: np.ndarray | None = None                  # (T, 2) box w, h
+    feather: float = 0.0                            # sigma (px) of the outline's fade (plan._feather_patches)
     # motion: allowed overflow per side (left, top, right, bottom; negative = margin), OV push, FM bursts
     overflow: np.ndarray | None = None
     push: np.ndarray | None = None

@@ -8,17 +8,25 @@ import cv2
 import numpy as np
 
 from ...sources.images import feathered_alpha, premultiply, pyramid_resize
-from ..compose import alpha_into, box_of_placed, mask_box, paste, scaled, transform, xywh
+from ..compose import alpha_into, box_of_placed, feather_edge, mask_box, paste, scaled, transform, xywh
 from ..draws import pick
 from ..state import SequencePlan
 from .base import Effect
 
 
+def object_class(group: str) -> str:
+    """The class of a cutout from its source group: a tuxpaint stamp's folder ('tux:animals/birds/eagle' ->
+    'tux:animals/birds'); a PyPI photograph's objects form one class per photograph."""
+    return group.rsplit("/", 1)[0] if group.startswith("tux:") else group
+
+
 class BackgroundClutter(Effect):
     code = "BC"
     definition = "the background near the target has similar colour or texture as the target"
-    mechanism = "recoloured copies of the target move within 2 target sizes of it"
+    mechanism = ("recoloured copies of the target, or other objects of its class, move within 2 target sizes of "
+                 "it")
     RECOLOUR = 0.12           # per-channel gain 1 +- this
+    SAME_CLASS = 0.5          # probability that a distractor is another object of the target's class, not a copy
     SCALE = (0.72, 1.0)       # x the target patch
     DISTANCE = (1.1, 1.7)     # centre distance, x the target size
     SPIN = 0.04               # radians per frame around the target
@@ -33,7 +41,26 @@ class BackgroundClutter(Effect):
                                   "scale": rng.uniform(*self.SCALE), "dist": rng.uniform(*self.DISTANCE),
                                   "phi": math.atan2(H / 2 - gcy[0], W / 2 - gcx[0]) + rng.uniform(-1.0, 1.0),
                                   "omega": rng.uniform(-self.SPIN, self.SPIN),
-                                  "flip": bool(rng.random() < 0.5)})
+                                  "flip": bool(rng.random() < 0.5),
+                                  "cutout": self._same_class(rng, s)})
+
+    def _same_class(self, rng, s) -> np.ndarray | None:
+        """With probability SAME_CLASS, another object of the target's class (its tuxpaint folder, e.g. animals/
+        birds; for PyPI photographs, the same photograph) as a premultiplied patch; else None (a copy)."""
+        if rng.random() >= self.SAME_CLASS:
+            return None
+        kin = [o for o in s.pool.objects if o is not s.target and object_class(o.group) == object_class(s.target.group)]
+        return premultiply(pick(rng, kin).rgba) if kin else None
+
+    @staticmethod
+    def _patch(d: dict, p: np.ndarray, s: SequencePlan) -> np.ndarray:
+        """The distractor's patch next to target patch ``p``: the copy scaled by d['scale'], or the same-class
+        object scaled to d['scale'] x the target's longer side (never up) with the target's feathered outline."""
+        if d["cutout"] is None:
+            return (scaled(p, d["scale"]) if d["scale"] < 0.999 else p).copy()
+        c = d["cutout"]
+        f = min(1.0, d["scale"] * max(p.shape[:2]) / max(c.shape[:2]))
+        return feather_edge(scaled(c, f) if f < 0.999 else c.copy(), s.feather)
 
     def paint(self, frame: np.ndarray, s: SequencePlan, t: int) -> list[dict]:
         """Paste the distractors into frame ``t`` (under the target); returns their logged boxes."""
@@ -41,9 +68,7 @@ class BackgroundClutter(Effect):
         gt, gcx, gcy = s.gt, s.gcx, s.gcy
         dlog = []
         for d in s.distractors:
-            q = d["scale"]
-            dp = scaled(p, q) if q < 0.999 else p
-            dp = dp.copy()
+            dp = self._patch(d, p, s)
             dp[..., :3] *= d["gain"]
             if d["flip"]:
                 dp = cv2.flip(dp, 1)
@@ -100,7 +125,7 @@ class Occlusion(Effect):
         opatch = scaled(onat, f)
         ang = rng.uniform(-self.CUTOUT_TILT, self.CUTOUT_TILT)
         opatch, _ = transform(opatch, ang, 1.0, bool(rng.random() < 0.5), "x", None, 0.0, 1.0)
-        return opatch, oc.name, oc.source
+        return feather_edge(opatch, s.feather), oc.name, oc.source
 
     def _background_patch(self, rng, s, tc):
         """A feathered patch cut from a background photo of the split, a bit larger than the target."""
