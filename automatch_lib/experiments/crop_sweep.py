@@ -6,14 +6,15 @@ backbone, cache its features, train the baseline once per seed on them) and trac
 default online settings; test data chooses nothing. The jitter given in crop pixels (`pairs.search_shift`,
 `pairs.template_shift`) is scaled with the crop, so every size sees the same relative displacement.
 
-Cost is counted in CPU minutes (wall time x processes x threads of each step, measured in this run), so sizes run
-with different process counts compare fairly. Each size writes `<out_dir>/<E>x<S>/` (backbone, features,
+Cost is counted in CPU minutes: the user + system time of this process and of every child it waited for
+(DDP ranks, DataLoader workers), so it does not depend on how many processes ran a step nor, to first order, on
+what else the machine was doing meanwhile. Each size writes `<out_dir>/<E>x<S>/` (backbone, features,
 checkpoints, `sweep.json`); an interrupted sweep resumes where it stopped and keeps the times it measured.
 """
 from __future__ import annotations
 
 import copy
-import time
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +51,18 @@ def sized_params(p: Params, exemplar: int, search: int) -> Params:
     return q
 
 
-def _timed(record: dict, key: str, cpus: int, fn, *args):
-    """Run fn(*args) unless `record` already holds its time; store wall seconds x cpus as CPU seconds."""
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its terminated, waited-for children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _timed(record: dict, key: str, fn, *args):
+    """Run fn(*args) unless `record` already holds its cost; store the CPU seconds it took (`cpu_seconds`)."""
     if key not in record:
-        t0 = time.perf_counter()
+        t0 = cpu_seconds()
         fn(*args)
-        record[key] = (time.perf_counter() - t0) * cpus
+        record[key] = cpu_seconds() - t0
     return record[key]
 
 
@@ -68,19 +75,17 @@ def sweep_size(p: Params, data_root: str | Path, out_dir: str | Path, seeds: lis
     record_file = out / "sweep.json"
     record = read_json(record_file) if record_file.exists() else {}
     cpu = record.setdefault("cpu_seconds", {})
-    threads = p.resources.threads
-    _timed(cpu, "pretrain", p.pretrain.processes * threads, pretrain, p, data_root, out / "pretrain.pt",
-           out / "backbone.pt")
+    _timed(cpu, "pretrain", pretrain, p, data_root, out / "pretrain.pt", out / "backbone.pt")
     write_json(record_file, record)
-    _timed(cpu, "features", threads, cache_features, p, data_root, out / "backbone.pt", out / "features")
+    _timed(cpu, "features", cache_features, p, data_root, out / "backbone.pt", out / "features")
     write_json(record_file, record)
     genotype = parse_arch("baseline", p, name="baseline")
     for seed in seeds:
-        _timed(cpu, f"train_seed_{seed}", threads, train_tracker, p, genotype, out / f"seed_{seed}.pt", seed,
+        _timed(cpu, f"train_seed_{seed}", train_tracker, p, genotype, out / f"seed_{seed}.pt", seed,
                out / "features", out / "backbone.pt")
         write_json(record_file, record)
     val = load_split(Path(data_root) / "val")
-    configure_threads(threads)
+    configure_threads(p.resources.threads)
     aucs, per_seq, fps = {}, {}, []
     for seed in seeds:
         tracker = make_tracker("siamese", out / f"seed_{seed}.pt", name=f"baseline/seed_{seed}")
