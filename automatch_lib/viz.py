@@ -109,9 +109,16 @@ def attribute_examples(root: str | Path, table, split: str = "test", frames: tup
         if rows.empty:
             continue
         seq = load_benchmark("otb", Path(root) / split, sequences=[rows.iloc[0]["name"]])[0]
-        for f in frames:
-            i = int(round(f * (len(seq) - 1)))
-            items.append((f"{code}: {seq.name} #{i + 1}", draw_box(seq.image(i), seq.boxes[i], origin=seq.origin)))
+        items += _boxed_frames(seq, frames, f"{code}: ")
+    return items
+
+
+def _boxed_frames(seq, frames: tuple[float, ...], prefix: str = "") -> list[tuple[str, np.ndarray]]:
+    """Frames of `seq` at the given fractions of its length, ground truth drawn, titled '<prefix><name> #<frame>'."""
+    items = []
+    for f in frames:
+        i = int(round(f * (len(seq) - 1)))
+        items.append((f"{prefix}{seq.name} #{i + 1}", draw_box(seq.image(i), seq.boxes[i], origin=seq.origin)))
     return items
 
 
@@ -119,13 +126,8 @@ def sequence_examples(root: str | Path, count: int = 8, frames: tuple[float, ...
     """Frames (first, middle, last by default) of `count` sequences spread evenly over the OTB-layout folder
     `root` (e.g. the pseudo-labelled train_video/), ground truth drawn: [(title, image)] for show_frames."""
     seqs = load_benchmark("otb", root)
-    items = []
-    for k in np.linspace(0, len(seqs) - 1, min(count, len(seqs))).round().astype(int) if seqs else []:
-        seq = seqs[k]
-        for f in frames:
-            i = int(round(f * (len(seq) - 1)))
-            items.append((f"{seq.name} #{i + 1}", draw_box(seq.image(i), seq.boxes[i], origin=seq.origin)))
-    return items
+    picked = np.linspace(0, len(seqs) - 1, min(count, len(seqs))).round().astype(int) if seqs else []
+    return [item for k in picked for item in _boxed_frames(seqs[k], frames)]
 
 
 def plot_box_stats(stats):

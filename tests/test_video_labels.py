@@ -13,6 +13,7 @@ from automatch_lib.data.synthetic.compose import feather_edge, mask_box
 from automatch_lib.data.synthetic.effects.clutter import object_class
 from automatch_lib.data.synthetic.plan import FRAME_FEATHER
 from automatch_lib.errors import ConfigError, DataError
+from automatch_lib.evaluation.metrics import iou
 from automatch_lib.experiments.training import load_split, pair_dataset, video_group
 
 W, H = 240, 160
@@ -43,7 +44,7 @@ def test_background_tracks_follow_each_walker():
     assert len(tracks) == 2
     for (start, boxes), gt in zip(sorted(tracks, key=lambda t: -t[1][0, 0]), [truth[1], truth[0]]):
         assert start == 0 and len(boxes) == 40
-        assert min(V.box_iou(b, g) for b, g in zip(boxes, gt)) > 0.8
+        assert iou(boxes, gt).min() > 0.8
 
 
 def test_background_tracks_end_where_two_walkers_merge():
@@ -80,10 +81,10 @@ def test_shots_and_forward_backward_tracks():
             truth.append([x, y, 40, 40])
     assert V.shot_bounds(frames) == [(0, 30), (30, 60)]
     tracks = V.forward_backward_tracks(frames)
-    on_square = [(s, b) for s, b in tracks if V.box_iou(b[0], truth[s]) > 0.3]
+    on_square = [(s, b) for s, b in tracks if iou(b[0], truth[s])[0] > 0.3]
     assert {s // 30 for s, _ in on_square} == {0, 1}, "each shot should keep a track on the square"
     for start, boxes in on_square:
-        ious = [V.box_iou(b, truth[start + i]) for i, b in enumerate(boxes)]
+        ious = iou(boxes, truth[start:start + len(boxes)])
         assert len(boxes) >= V.MIN_LENGTH and min(ious) > 0.3
 
 

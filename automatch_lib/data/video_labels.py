@@ -28,6 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import DataError
+from ..evaluation.metrics import iou
 from ..io import atomic_write, write_json
 from .sources.videos import fetch_video
 
@@ -69,15 +70,6 @@ def read_frames(path: str | Path, scale: float = 1.0) -> list[np.ndarray]:
     return frames
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two x, y, w, h boxes."""
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def person_blobs(frame: np.ndarray, background: np.ndarray) -> list[np.ndarray]:
     """x, y, w, h boxes of the foreground blobs of person size and shape (opened, then closed, components)."""
     diff = cv2.absdiff(frame, background).max(axis=2)
@@ -95,11 +87,11 @@ def person_blobs(frame: np.ndarray, background: np.ndarray) -> list[np.ndarray]:
 def _unambiguous_links(last: list[np.ndarray], blobs: list[np.ndarray]) -> dict[int, int]:
     """{track: blob} for pairs that overlap each other and nothing else (IoU > 0), with IoU > LINK_IOU and an area
     change within AREA_JUMP."""
-    iou = np.array([[box_iou(a, b) for b in blobs] for a in last]).reshape(len(last), len(blobs))
+    overlap = np.array([iou(np.tile(a, (len(blobs), 1)), blobs) for a in last]).reshape(len(last), len(blobs))
     links = {}
     for i in range(len(last)):
-        js = np.flatnonzero(iou[i] > 0)
-        if len(js) != 1 or np.count_nonzero(iou[:, js[0]] > 0) != 1 or iou[i, js[0]] <= LINK_IOU:
+        js = np.flatnonzero(overlap[i] > 0)
+        if len(js) != 1 or np.count_nonzero(overlap[:, js[0]] > 0) != 1 or overlap[i, js[0]] <= LINK_IOU:
             continue
         ratio = blobs[js[0]][2] * blobs[js[0]][3] / (last[i][2] * last[i][3])
         if 1 / AREA_JUMP <= ratio <= AREA_JUMP:
@@ -159,7 +151,7 @@ def textured_windows(frame: np.ndarray, count: int) -> list[np.ndarray]:
             cands.append((float(corners[y:y + side, x:x + side].mean()), np.array([x, y, side, side], np.float64)))
     chosen: list[np.ndarray] = []
     for _, box in sorted(cands, key=lambda c: -c[0]):
-        if all(box_iou(box, c) == 0 for c in chosen):
+        if all(iou(box, c)[0] == 0 for c in chosen):
             chosen.append(box)
         if len(chosen) == count:
             break
@@ -187,7 +179,7 @@ def forward_backward_tracks(frames: list[np.ndarray], progress: bool = False) ->
         for box in textured_windows(frames[a], WINDOWS_PER_SHOT):
             forward = _csrt_run(frames[a:b], box)
             backward = _csrt_run(frames[a:b][::-1], forward[-1])[::-1]
-            agree = np.array([box_iou(f, k) >= FB_IOU for f, k in zip(forward, backward)])
+            agree = iou(forward, backward) >= FB_IOU
             first, n = longest_run(agree)
             if n >= MIN_LENGTH:
                 tracks.append((a + first, forward[first:first + n]))

@@ -17,9 +17,7 @@ from pathlib import Path
 
 from ...errors import DataError
 from ...io import atomic_write
-from .debian import OCV_ROOT, OPENCV_DOC, fetch_debian_package
-
-_TAIL = 400  # characters of a failing pip's output kept in the error message
+from .debian import _TAIL, OCV_ROOT, OPENCV_DOC, fetch_debian_package
 
 
 @dataclass(frozen=True)

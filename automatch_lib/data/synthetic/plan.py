@@ -136,13 +136,13 @@ def _render_target_patches(s: SequencePlan, native: np.ndarray, area_plan: np.nd
             raise Retry("target vanished")
         s.patches.append((p, lb))
         s.deformation[t] = dm
-    s.dims = np.array([[lb[2] - lb[0] + 1, lb[3] - lb[1] + 1] for _, lb in s.patches], dtype=np.float64)
 
 
 def _feather_patches(s: SequencePlan) -> None:
     """Soften every rendered patch's outline in frame pixels (`compose.feather_edge`; the native-scale blur above
     is mostly undone by the downscaling), with sigma drawn from its own stream, so the main stream's draws (and
-    with them every other property of the sequence) do not change. Boxes are measured again (alpha > 0.5)."""
+    with them every other property of the sequence) do not change. Boxes are measured again (alpha > 0.5) and give
+    the box sizes ``s.dims``."""
     rng = np.random.default_rng(np.random.SeedSequence([*s.seed_key, FEATHER_TAG]))
     s.feather = float(rng.uniform(*FRAME_FEATHER))
     patches = [feather_edge(p, s.feather) for p, _ in s.patches]
