@@ -149,7 +149,8 @@ class SearchConfig(Section):
 
     SECTION: typing.ClassVar[str] = "search"
     operators: list = field(default_factory=list)      # empty = operators.SEARCH_SPACE (the paper's seven)
-    granularity: str = field(default="channel", metadata=dict(choices=("channel", "operator")))
+    granularity: str = field(default="channel", metadata=dict(choices=("channel", "operator", "cell")))
+    # channel: BCM (the paper); operator: one manipulator per operator; cell: the supplementary's DARTS-like cell
     epochs: int = field(default=2, metadata=POSITIVE)
     pairs_per_epoch: int = field(default=2000, metadata=POSITIVE)
     batch_size: int = field(default=32, metadata=POSITIVE)
@@ -184,6 +185,45 @@ class RandomSearchConfig(Section):
     SECTION: typing.ClassVar[str] = "random_search"
     k: int = field(default=2, metadata=POSITIVE)
     seed: int = field(default=1, metadata=NON_NEGATIVE)
+
+
+def _operator_list(value) -> str | None:
+    # names only: the registry check (Genotype) would import torch here, and reading params must stay light
+    if not value or not all(isinstance(v, str) for v in value) or len(set(value)) != len(value):
+        return "expected a non-empty list of distinct operator names"
+    return None
+
+
+def _count_list(value) -> str | None:
+    if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value) \
+            or len(set(value)) != len(value):
+        return "expected a non-empty list of distinct positive integers"
+    return None
+
+
+@dataclass
+class AnalysisConfig(Section):
+    """The analysis stages beside the main comparison (paper Table 1 and supplementary Table 1): which trackers
+    they train, each once per `seeds` entry with the `train` schedule, evaluated on the test split with the
+    `track` settings (untuned, the same for every variant, so a row differs from another only by its network)."""
+
+    SECTION: typing.ClassVar[str] = "analysis"
+    seeds: list = field(default_factory=lambda: [0, 1], metadata=dict(check=_seed_list))   # paper: 3 runs
+    operators: list = field(default_factory=lambda: [
+        "point_dw", "concat", "pointwise_add", "pairwise_relation", "film", "simple_transformer",
+        "transductive_guidance", "pg_corr"], metadata=dict(check=_operator_list))   # 01_single_operator: one tracker each
+    retained: list = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7],
+                           metadata=dict(check=_count_list))            # 06_retained_operators: k per branch
+
+
+@dataclass
+class ProfileConfig(Section):
+    """Which profile produced a run (`automatch profile NAME` writes it); every notebook prints it. Listed by
+    no stage: it labels results, it does not change them."""
+
+    SECTION: typing.ClassVar[str] = "profile"
+    name: str = "default"
+    machine: str = "2-core CPU, no GPU"
 
 
 @dataclass
@@ -242,7 +282,7 @@ class ResourcesConfig(Section):
 SECTIONS: dict[str, type] = {cls.SECTION: cls for cls in (
     SyntheticConfig, CropConfig, PairConfig, ModelConfig, PretrainConfig, FeaturesConfig, TrainConfig,
     BaselineConfig, SearchConfig,
-    RandomSearchConfig, TrackConfig, TuneConfig, EvaluateConfig, ResourcesConfig)}
+    RandomSearchConfig, AnalysisConfig, TrackConfig, TuneConfig, EvaluateConfig, ResourcesConfig, ProfileConfig)}
 
 
 @dataclass
@@ -259,10 +299,12 @@ class Params:
     baseline: BaselineConfig
     search: SearchConfig
     random_search: RandomSearchConfig
+    analysis: AnalysisConfig
     track: TrackConfig
     tune: TuneConfig
     evaluate: EvaluateConfig
     resources: ResourcesConfig
+    profile: ProfileConfig
 
 
 def parse_params(raw: dict, where: str = "params") -> Params:

@@ -148,3 +148,41 @@ def plot_box_stats(stats):
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_response_maps(maps: dict[str, list[dict]], size: float = 1.8):
+    """Rows = trackers, columns = frames: each search crop with the tracker's score map laid over it (the paper's
+    Fig. 4); `maps` as `experiments.variants.response_maps` returns them."""
+    names = list(maps)
+    cols = len(maps[names[0]])
+    fig, axes = plt.subplots(len(names), cols, figsize=(cols * size, len(names) * size), squeeze=False)
+    for r, name in enumerate(names):
+        for c, view in enumerate(maps[name]):
+            ax = axes[r, c]
+            patch = view["patch"]
+            heat = cv2.resize(view["score"].astype(np.float32), patch.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+            ax.imshow(patch[:, :, ::-1])
+            ax.imshow(heat, cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, fontsize=8)
+            if r == 0:
+                ax.set_title(f"frame {view['frame']}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_heatmap(frame: dict[str, dict[str, float]], title: str = "", fmt: str = ".2f"):
+    """Seaborn heatmap of {row: {column: value}} (e.g. AUC per tracker and attribute), each column's colours
+    scaled on its own so the ranking within an attribute stands out."""
+    import pandas as pd
+    import seaborn as sns
+
+    df = pd.DataFrame(frame).T
+    norm = (df - df.min()) / (df.max() - df.min()).replace(0, 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * df.shape[1], 0.9 + 0.42 * df.shape[0]))
+    sns.heatmap(norm, annot=df, fmt=fmt, cmap="viridis", cbar=False, ax=ax, annot_kws={"fontsize": 7})
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

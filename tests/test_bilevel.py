@@ -660,3 +660,35 @@ def test_darts_cell_in_siamese_net_has_arch_parameters():
     ids = {id(p) for p in net.weight_parameters()}
     assert not ids & {id(p) for p in arch}
     assert len(ids) + len(arch) == len(list(net.parameters()))
+
+
+def test_darts_cell_potentials_and_gated_off_follow_the_edge_weights():
+    cell = DartsMatchingCell(CELL_OPS, C, nodes=2)
+    alphas = torch.tensor([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [1.0, 0.0, 0.0]])
+    with torch.no_grad():
+        cell.alphas.copy_(alphas)
+    w = torch.softmax(alphas, dim=-1)
+    pots = cell.potentials()
+    assert list(pots) == CELL_OPS
+    assert pots["dw_xcorr"] == pytest.approx(float(w[:, 0].sum()))
+    assert sum(pots.values()) == pytest.approx(3.0)                 # one unit of weight per edge
+    # dw_xcorr is the strongest on edges 0 and 2, film on edge 1, pairwise_relation nowhere
+    assert cell.gated_off() == pytest.approx({"dw_xcorr": 1 / 3, "film": 2 / 3, "pairwise_relation": 1.0})
+
+
+def test_run_search_searches_the_darts_cell_and_reports_its_derived_cell():
+    torch.manual_seed(24)
+    model = SiameseNet(CELL_OPS, CELL_OPS, backbone="small", channels=C, matching="darts_cell", head_layers=1)
+    cfg = SearchConfig(operators=CELL_OPS, granularity="cell", epochs=1, batch_size=2, seeds=[0], arch_lr=0.05,
+                       retain=2)
+    before = model.match_cls.alphas.detach().clone()
+    result = run_search(model, FakePairs(4, seed=1), FakePairs(2, seed=2), search_size=64, cfg=cfg,
+                        base=TrainConfig(seeds=[0]), resources=RESOURCES, seed=0)
+    assert not torch.equal(before, model.match_cls.alphas.detach())     # the architecture moved
+    for branch in ("cls", "reg"):
+        assert set(result["potentials"][branch]) == set(CELL_OPS)
+        assert len(result["retained"][branch]) == 2
+        assert sorted((e["node"], e["input"]) for e in result["cell"][branch]) == [(1, 0), (2, 0), (2, 1)]
+    with pytest.raises(ValueError, match="sparsity"):
+        run_search(model, FakePairs(4, seed=1), FakePairs(2, seed=2), search_size=64,
+                   cfg=dataclasses.replace(cfg, sparsity=0.1), base=TrainConfig(seeds=[0]), resources=RESOURCES)

@@ -135,7 +135,7 @@ def test_a_profile_with_a_bad_value_is_rejected_before_anything_is_written(tmp_p
     ("crop", "search_size", 12.5, "crop.search_size: expected an integer, got 12.5"),
     ("crop", "context", -0.1, "crop.context: expected a value >= 0, got -0.1"),
     ("train", "optimizer", "adam", "train.optimizer: expected one of ['adamw', 'sgd'], got 'adam'"),
-    ("search", "granularity", "layer", "search.granularity: expected one of ['channel', 'operator'], got 'layer'"),
+    ("search", "granularity", "layer", "search.granularity: expected one of ['channel', 'operator', 'cell'], got 'layer'"),
     ("track", "window_influence", 1.5, "track.window_influence: expected a value <= 1, got 1.5"),
     ("tune", "lr", [0.5, 0.1], "tune.lr = [0.5, 0.1]: expected [low, high] numbers with low <= high"),
     ("resources", "threads", 0, "resources.threads: expected a value >= 1, got 0"),
@@ -317,13 +317,14 @@ def test_dvc_stages_pass_only_known_parameters_and_declare_their_notebook():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for name, stage in stages.items():
+        stage = stage.get("do", stage)          # a foreach stage's template
         cmd = stage["cmd"]
         nb = re.search(r"papermill --no-progress-bar (\S+\.ipynb) (\S+\.ipynb)", cmd)
         assert nb, f"stage {name} must run a notebook with papermill"
         assert nb.group(1) in stage["deps"], f"stage {name} must depend on its notebook"
         assert nb.group(2) in stage["outs"], f"stage {name} must version its executed notebook"
         known = _parameters(REPO / nb.group(1))
-        for key, value in re.findall(r"-p (\S+) (\S+)", cmd):
+        for key, value in re.findall(r"-p (\S+) (\S+)", cmd.split("papermill", 1)[1]):
             assert key in known, f"stage {name}: notebook {nb.group(1)} has no parameter {key}"
             if value.startswith(("data/", "models/", "metrics/")) and ":" not in value:
                 declared = [d for d in stage["deps"]] + [next(iter(o)) if isinstance(o, dict) else o

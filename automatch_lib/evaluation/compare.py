@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["paired_difference", "verdict", "compare"]
+__all__ = ["paired_difference", "verdict", "compare", "mean_interval"]
 
 
 def verdict(low: float, high: float) -> str:
@@ -167,3 +167,12 @@ def compare(name_a: str, name_b: str, a, b, **kw) -> dict:
         "n_seeds": int(a.shape[0]),
         "n_sequences": int(a.shape[1]),
     }
+
+
+def mean_interval(a, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> dict:
+    """Mean of one configuration's (n_seeds, n_sequences) scores with the same two-way bootstrap interval (seeds
+    and sequences resampled independently): {'mean', 'ci95': [low, high], 'half_width'}. It is the interval of
+    mean(a - 0), so it shares every check and the resampling of ``paired_difference``."""
+    a = np.asarray(a, dtype=np.float64)
+    res = paired_difference(a, np.zeros_like(a), confidence, n_resamples, seed)
+    return {"mean": res["diff"], "ci95": res["ci95"], "half_width": res["half_width"]}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Params
+from ..config import Params, TrackConfig
 from ..data.benchmarks import load_benchmark
 from ..data.sequence import Sequence
 from ..evaluation.compare import compare
@@ -65,21 +65,22 @@ def export_tuned(p: Params, families: dict[str, dict[int, Path]], tuned: dict,
 
 
 def _evaluate_job(name: str, kind: str, checkpoint: str | None, root: str, loader: str, split: str | None,
-                  out_dir: str, protocol: str) -> dict:
+                  out_dir: str, protocol: str, track: TrackConfig | None = None) -> dict:
     """One tracker over one benchmark (a job of `evaluate_all`, possibly in another process)."""
     sequences = load_benchmark(loader, root, split=split)
-    tracker = make_tracker(kind, checkpoint, name=name)
+    tracker = make_tracker(kind, checkpoint, track, name=name)
     return evaluate_tracker(tracker, sequences, out_dir, False, protocol)
 
 
 def evaluate_all(p: Params, trackers: dict[str, tuple[str, Path | None]], root: str | Path,
                  results_dir: str | Path, loader: str = "otb", split: str | None = None,
-                 protocol: str = "otb") -> dict[str, dict]:
+                 protocol: str = "otb", track: TrackConfig | None = None) -> dict[str, dict]:
     """Run each named tracker, given as (registry kind, checkpoint or None), over the benchmark at `root`,
-    `resources.jobs` trackers at a time; results in `<results_dir>/<name>/`. Returns {name: metrics}."""
+    `resources.jobs` trackers at a time; results in `<results_dir>/<name>/`. Returns {name: metrics}. `track`
+    overrides the online settings our checkpoints carry (None: each checkpoint's own)."""
     names = list(trackers)
     jobs = [(n, trackers[n][0], str(trackers[n][1]) if trackers[n][1] else None, str(root), loader, split,
-             str(Path(results_dir) / n), protocol) for n in names]
+             str(Path(results_dir) / n), protocol, track) for n in names]
     return dict(zip(names, run_jobs(_evaluate_job, jobs, p.resources.jobs, p.resources.threads)))
 
 

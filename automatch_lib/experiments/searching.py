@@ -28,7 +28,7 @@ def search_one(p: Params, features: str | Path, backbone: str | Path, seed: int,
                checkpoint: str | Path | None = None) -> dict:
     """One search with seed `seed` (a job of `search`): supernet on the frozen backbone, cached pairs."""
     ops = search_space(p)
-    kind = "bcm" if p.search.granularity == "channel" else "bcm_operator"
+    kind = {"channel": "bcm", "operator": "bcm_operator", "cell": "darts_cell"}[p.search.granularity]
     model = make_model(p, ops, ops, matching=kind, seed=seed, backbone=backbone)
     length = p.search.pairs_per_epoch
     train_set = FeatureSet(Path(features) / "train.pt", length, seed)
@@ -52,13 +52,15 @@ def combine(runs: list[dict], retain: int) -> dict:
 
 
 def search(p: Params, features: str | Path, backbone: str | Path, out_json: str | Path,
-           genotype_json: str | Path, checkpoint_dir: str | Path) -> dict:
+           genotype_json: str | Path, checkpoint_dir: str | Path, ranking_json: str | Path | None = None) -> dict:
     """Run the `search.seeds` searches, `resources.jobs` at a time, and decide.
 
     Writes `out_json` (per seed: potentials, gated-off fractions, retained sets, settling and history; combined:
     mean potentials and gated-off fractions, retained sets, agreement), each seed's supernet to
     `<checkpoint_dir>/seed_<s>.pt`, and the retained operators to `genotype_json`, the small file retraining
     depends on: a rerun that retains the same operators rewrites it byte for byte, so DVC does not retrain.
+    `ranking_json` (when given) gets every operator of each branch ranked by mean potential, best first, what the
+    retained-count ablation slices (`ranking:<file>:<k>` in `model.genotype.parse_arch`); also byte-stable.
     """
     jobs = [(p, features, backbone, s, Path(checkpoint_dir) / f"seed_{s}.pt") for s in p.search.seeds]
     runs = run_jobs(search_one, jobs, p.resources.jobs, p.resources.threads)
@@ -66,6 +68,9 @@ def search(p: Params, features: str | Path, backbone: str | Path, out_json: str 
               "seconds": float(sum(r["seconds"] for r in runs)), "steps": runs[0]["steps"]}
     write_json(out_json, result)
     Genotype(tuple(result["retained"]["cls"]), tuple(result["retained"]["reg"])).save(genotype_json)
+    if ranking_json is not None:
+        write_json(ranking_json, {b: top_k(result["potentials"][b], len(result["potentials"][b])) for b in BRANCHES},
+                   sort_keys=True)
     return result
 
 

@@ -7,6 +7,7 @@ on the command line or in dvc.yaml resolves to (`parse_arch`, the one parser of 
 - `genotype:<file.json>`     a genotype file written by the search
 - `ops:<cls,ops>/<reg,ops>`  explicit lists, e.g. `ops:film,simple_transformer/film,pairwise_relation`
 - `random`                   k random operators per branch, a new draw for every training seed
+- `ranking:<file.json>:<k>`  the k best operators per branch of a search's ranking (the retained-count ablation)
 """
 from __future__ import annotations
 
@@ -80,5 +81,20 @@ def parse_arch(spec: str, p: Params, name: str = "automatch", seed: int = 0) -> 
         return Genotype(tuple(cls_part.split(",")), tuple(reg_part.split(",")), name)
     if spec == "random":
         return random_genotype(search_space(p), p.random_search.k, (p.random_search.seed, seed), name)
-    raise ConfigError(f"unknown architecture spec {spec!r}: use baseline, genotype:<file.json>, random or "
-                      f"ops:<cls,ops>/<reg,ops>")
+    if spec.startswith("ranking:") and spec.count(":") == 2:
+        _, path, k = spec.split(":")
+        return ranked_genotype(path, int(k), name)
+    raise ConfigError(f"unknown architecture spec {spec!r}: use baseline, genotype:<file.json>, random, "
+                      f"ops:<cls,ops>/<reg,ops> or ranking:<file.json>:<k>")
+
+
+def ranked_genotype(path: str | Path, k: int, name: str = "automatch") -> Genotype:
+    """The top-`k` operators of each branch of a ranking file ({'cls': [ops best first], 'reg': [...]}, written by
+    the search); k larger than a branch's ranking is an error, not a silent truncation."""
+    ranking = read_json(path)
+    if not isinstance(ranking, dict) or set(ranking) != {"cls", "reg"}:
+        raise ConfigError(f"{path}: a ranking file holds exactly the keys 'cls' and 'reg', got {ranking!r}")
+    short = [b for b in ("cls", "reg") if not 1 <= k <= len(ranking[b])]
+    if short:
+        raise ConfigError(f"{path}: k = {k} outside 1..{len(ranking[short[0]])} ranked {short[0]} operators")
+    return Genotype(tuple(ranking["cls"][:k]), tuple(ranking["reg"][:k]), name)

@@ -195,10 +195,12 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
     model.to(device)
     arch = model.arch_parameters()
     if not arch:
-        raise ValueError("run_search needs a supernet (matching kind 'bcm' or 'bcm_operator')")
+        raise ValueError("run_search needs a supernet (matching kind 'bcm', 'bcm_operator' or 'darts_cell')")
     w_opt = build_optimizer(model, tcfg)
     a_opt = torch.optim.Adam(arch, lr=cfg.arch_lr, betas=(0.5, 0.999), weight_decay=cfg.arch_weight_decay)
     penalty = None
+    if cfg.sparsity and not hasattr(model.match_cls, "open_fraction"):
+        raise ValueError("search.sparsity prices open BCM channels; the DARTS-like cell has none: set it to 0")
     if cfg.sparsity:
         penalty = lambda: cfg.sparsity * (model.match_cls.open_fraction() + model.match_reg.open_fraction())  # noqa
     architect = Architect(model, arch, a_opt, _tracking_loss_fn(search_size, model.stride, tcfg), cfg.unrolled,
@@ -249,6 +251,8 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
         "steps": steps,
         "config": asdict(cfg),
     }
+    if hasattr(model.match_cls, "genotype"):     # the DARTS-like cell: its derived discrete cell per branch
+        result["cell"] = {"cls": model.match_cls.genotype(), "reg": model.match_reg.genotype()}
     if checkpoint is not None:
         save_checkpoint(checkpoint, model, search=result)
     if out_json is not None:

@@ -4,6 +4,10 @@ States: s_0 = Fx. Node j (1..nodes) receives every earlier state s_i through an 
 operation, sum_o softmax(alpha_e)_o * o(s_i, Fz, box), over the matching operators. Unlike DARTS, a node fuses
 its incoming edges by concatenation + 1x1 conv (not addition), and the cell output fuses all nodes the same way.
 `genotype()` keeps, per node, the two strongest incoming edges with their best operator (DARTS' rule).
+`potentials()` and `gated_off()` report the cell like a BCM supernet, so the bilevel search (`run_search`) logs,
+ranks and decides it the same way: an operator's potential is its softmax weight summed over the edges (the
+expected number of edges it holds), and its gated-off fraction is the share of edges whose strongest operator is
+another one.
 """
 from __future__ import annotations
 
@@ -61,6 +65,17 @@ class DartsMatchingCell(nn.Module):
 
     def arch_parameters(self) -> list[nn.Parameter]:
         return [self.alphas]
+
+    def potentials(self) -> dict[str, float]:
+        """Operator name -> its softmax weight summed over the edges."""
+        weights = torch.softmax(self.alphas.detach(), dim=-1)
+        return {n: float(v) for n, v in zip(self.names, weights.sum(dim=0))}
+
+    def gated_off(self) -> dict[str, float]:
+        """Operator name -> fraction of edges on which another operator has the largest weight (what deriving
+        the discrete cell drops)."""
+        best = self.alphas.detach().argmax(dim=-1)
+        return {n: float((best != i).to(torch.float32).mean()) for i, n in enumerate(self.names)}
 
     def genotype(self) -> list[dict]:
         """Per node: up to two strongest incoming edges as {'node', 'input', 'op', 'weight'}."""

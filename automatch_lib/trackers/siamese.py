@@ -92,16 +92,26 @@ class SiameseTracker:
         self.state = self.model.template(to_tensor(patch)[None].to(self.device), tbox)
 
     @torch.no_grad()
+    def response(self, image: np.ndarray, box=None) -> dict[str, np.ndarray]:
+        """The network's view of the search region around the current state, or around `box` (x, y, w, h; the
+        state is left alone): {'patch': the search crop (S, S, 3), 'score': sigmoid score map (H, W), 'ltrb':
+        (4, H, W) distances in crop pixels, 'scale': crop px per image px}. `update` decides from it; the
+        activation-map figures show it around the ground truth."""
+        size = self.crop.search_size
+        center, wh = (self.center, self.size) if box is None else (
+            np.array([box[0] + box[2] / 2, box[1] + box[3] / 2]), np.asarray(box[2:], dtype=np.float64))
+        s_z = context_size(wh[0], wh[1], self.crop.context)
+        s_x = s_z * size / self.crop.exemplar_size
+        patch, _ = crop(image, tuple(center), (s_x, s_x), size, self.pad_value)
+        out = self.model.track(to_tensor(patch)[None].to(self.device), self.state)
+        return {"patch": patch, "score": torch.sigmoid(out["cls"][0, 0]).cpu().numpy(),
+                "ltrb": out["reg"][0].cpu().numpy(), "scale": self.crop.exemplar_size / s_z}
+
     def update(self, image: np.ndarray) -> np.ndarray:
         """Locate the object in the next frame; returns x, y, w, h (0-based pixels)."""
         cfg, size = self.cfg, self.crop.search_size
-        s_z = context_size(self.size[0], self.size[1], self.crop.context)
-        scale = self.crop.exemplar_size / s_z
-        s_x = s_z * size / self.crop.exemplar_size
-        patch, _ = crop(image, tuple(self.center), (s_x, s_x), size, self.pad_value)
-        out = self.model.track(to_tensor(patch)[None].to(self.device), self.state)
-        score = torch.sigmoid(out["cls"][0, 0]).cpu().numpy()
-        ltrb = out["reg"][0].cpu().numpy()
+        view = self.response(image)
+        score, ltrb, scale = view["score"], view["ltrb"], view["scale"]
         H, W = score.shape
         gx, gy = (g.numpy() for g in grid_centers(H, W, (size, size), self.model.stride))
         x1, y1 = gx[None, :] - ltrb[0], gy[:, None] - ltrb[1]
