@@ -12,8 +12,9 @@ comes, not the result. Profiles (`profiles/<name>.yaml`) are partial files deep-
 """
 from __future__ import annotations
 
+import dataclasses
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -201,6 +202,17 @@ def _count_list(value) -> str | None:
     return None
 
 
+def _ablation_map(value) -> str | None:
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and k.isidentifier() and isinstance(v, dict) and v for k, v in value.items()):
+        return "expected a mapping of names (letters, digits, _) to non-empty mappings of search settings"
+    bad = sorted({k for v in value.values() for k in v} - {f.name for f in fields(SearchConfig)} | (
+        {"seeds"} & {k for v in value.values() for k in v}))
+    if bad:
+        return f"unknown or fixed search setting(s) {bad} (the seeds are analysis.search_seeds)"
+    return None
+
+
 @dataclass
 class AnalysisConfig(Section):
     """The analysis stages beside the main comparison (paper Table 1 and supplementary Table 1): which trackers
@@ -214,6 +226,14 @@ class AnalysisConfig(Section):
         "transductive_guidance", "pg_corr"], metadata=dict(check=_operator_list))   # 01_single_operator: one tracker each
     retained: list = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7],
                            metadata=dict(check=_count_list))            # 06_retained_operators: k per branch
+    # 07_ablations: name -> `search` settings changed; each searched with `search_seeds`, its genotype trained like
+    # the variants and compared with the main search's (retained@<search.retain>)
+    ablations: dict = field(default_factory=lambda: {
+        "second_order_sgd": {"optimizer": "sgd", "unrolled": True}, "first_order_sgd": {"optimizer": "sgd"},
+        "cell": {"granularity": "cell"}, "operator": {"granularity": "operator"}},
+        metadata=dict(check=_ablation_map))
+    search_seeds: list = field(default_factory=lambda: [0], metadata=dict(check=_seed_list))
+    efficiency_pairs: float = field(default=2.5, metadata=dict(min=1))  # 08_efficiency: the baseline's pairs, x
 
 
 @dataclass
@@ -252,6 +272,13 @@ class TuneConfig(Section):
     max_scale_change: list = field(default_factory=lambda: [1.02, 1.2], metadata=dict(check=_range_pair))
 
 
+def _peer_list(value) -> str | None:
+    known = ("csrt", "kcf", "mil")      # experiments.evaluating.PEERS (not imported here: config stays light)
+    if not all(v in known for v in value) or len(set(value)) != len(value):
+        return f"expected distinct names among {list(known)}"
+    return None
+
+
 @dataclass
 class EvaluateConfig(Section):
     """Settings of the evaluate stage beyond tracking itself (the speed benchmark)."""
@@ -259,6 +286,8 @@ class EvaluateConfig(Section):
     SECTION: typing.ClassVar[str] = "evaluate"
     speed_frames: int = field(default=150, metadata=POSITIVE)    # frames timed per tracker
     speed_repeats: int = field(default=3, metadata=POSITIVE)     # interleaved repeats; the median is kept
+    peers: list = field(default_factory=lambda: ["csrt", "kcf", "mil"],
+                        metadata=dict(check=_peer_list))           # OpenCV trackers beside ours on the test split
 
 
 @dataclass
@@ -314,7 +343,13 @@ def parse_params(raw: dict, where: str = "params") -> Params:
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {unknown}; known: {sorted(SECTIONS)}")
-    return Params(**{name: build(cls, raw.get(name), name) for name, cls in SECTIONS.items()})
+    params = Params(**{name: build(cls, raw.get(name), name) for name, cls in SECTIONS.items()})
+    for name, changed in params.analysis.ablations.items():   # each ablation must make a valid search section
+        try:
+            dataclasses.replace(params.search, **changed)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: analysis.ablations.{name} = {changed}: {exc}") from None
+    return params
 
 
 def read_yaml(path: str | Path) -> dict:

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import re
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,13 +17,15 @@ from torch.utils.data import Dataset
 
 from automatch_lib.config import ResourcesConfig, SearchConfig, TrainConfig, load_params
 from automatch_lib.errors import ConfigError
+from automatch_lib.experiments.searching import combine
 from automatch_lib.experiments.training import plan_runs
 from automatch_lib.model.genotype import Genotype, parse_arch, random_genotype, search_space
+from automatch_lib.model.matching import DerivedCell
 from automatch_lib.model.network import SiameseNet
 from automatch_lib.operators import OPERATORS, SEARCH_SPACE
 from automatch_lib.search.bilevel import (Architect, _tracking_loss_fn, named_split, run_search, search_to_train_config,
                                           settling)
-from automatch_lib.search.darts_cell import DartsMatchingCell
+from automatch_lib.search.darts_cell import DartsMatchingCell, derive_cell
 from automatch_lib.train import build_optimizer, set_lr, weight_step
 from conftest import REPO
 
@@ -641,15 +644,27 @@ def test_darts_cell_genotype():
     with torch.no_grad():
         cell.alphas.copy_(alphas)
     geno = cell.genotype()
-    per_node = {}
-    for e in geno:
-        assert e["op"] in CELL_OPS and 0 <= e["input"] < e["node"] <= 3 and 0 < e["weight"] <= 1
-        per_node.setdefault(e["node"], []).append((e["input"], e["op"]))
-    assert all(len(v) <= 2 for v in per_node.values())
-    assert per_node == {1: [(0, "pairwise_relation")], 2: [(0, "dw_xcorr"), (1, "film")],
-                        3: [(1, "pairwise_relation"), (2, "dw_xcorr")]}
-    w = torch.softmax(alphas, dim=-1)
-    assert geno[0]["weight"] == pytest.approx(float(w[0].max()))
+    assert geno == ["pairwise_relation@0-1", "dw_xcorr@0-2", "film@1-2", "pairwise_relation@1-3", "dw_xcorr@2-3"]
+    # the derived cell is a trainable fixed network with the same node structure, and a valid genotype
+    derived = DerivedCell(geno, C)
+    assert derived.edges == [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)] and derived.arch_parameters() == []
+    x, z, box = torch.randn(2, C, 9, 9), torch.randn(2, C, 5, 5), torch.tensor([[1.0, 1.0, 4.0, 4.0]] * 2)
+    assert derived(x, z, box).shape == (2, C, 9, 9)
+    g = Genotype(tuple(geno), tuple(geno[:3]))
+    assert g.matching == "cell" and Genotype(("film",), ("film",)).matching == "fixed"
+    net = SiameseNet(list(g.cls), list(g.reg), channels=C, matching=g.matching, head_layers=1)
+    assert net.arch_parameters() == [] and net.match_reg.nodes == 2
+
+
+def test_derived_cells_are_checked():
+    with pytest.raises(ConfigError, match="mixes cell edges"):
+        Genotype(("film@0-1",), ("film",))
+    with pytest.raises(ConfigError, match="input < node"):
+        Genotype(("film@2-1",), ("film@0-1",))
+    with pytest.raises(ConfigError, match="known operators"):
+        Genotype(("flim@0-1",), ("film@0-1",))
+    with pytest.raises(ValueError, match="node 1 has no incoming edge"):
+        DerivedCell(["film@0-2"], C)
 
 
 def test_darts_cell_in_siamese_net_has_arch_parameters():
@@ -688,7 +703,29 @@ def test_run_search_searches_the_darts_cell_and_reports_its_derived_cell():
     for branch in ("cls", "reg"):
         assert set(result["potentials"][branch]) == set(CELL_OPS)
         assert len(result["retained"][branch]) == 2
-        assert sorted((e["node"], e["input"]) for e in result["cell"][branch]) == [(1, 0), (2, 0), (2, 1)]
+        cell = result["cell"][branch]
+        assert [tuple(e) for e in cell["edges"]] == [(1, 0), (2, 0), (2, 1)]
+        assert np.allclose(np.sum(cell["weights"], axis=1), 1.0)
+        assert [s.split("@")[1] for s in cell["derived"]] == ["0-1", "0-2", "1-2"]   # 2 nodes: every edge kept
     with pytest.raises(ValueError, match="sparsity"):
         run_search(model, FakePairs(4, seed=1), FakePairs(2, seed=2), search_size=64,
                    cfg=dataclasses.replace(cfg, sparsity=0.1), base=TrainConfig(seeds=[0]), resources=RESOURCES)
+
+
+def _cell_run(weights: list[list[float]]) -> dict:
+    edges = [[1, 0], [2, 0], [2, 1]]
+    derived = derive_cell(weights, [tuple(e) for e in edges], CELL_OPS)
+    branch = {"edges": edges, "weights": weights, "derived": derived}
+    flat = {o: 1.0 for o in CELL_OPS}
+    return {"potentials": {"cls": flat, "reg": flat}, "gated_off": {"cls": flat, "reg": flat},
+            "retained": {"cls": derived, "reg": derived}, "cell": {"cls": branch, "reg": branch}}
+
+
+def test_several_cell_searches_derive_the_cell_of_their_mean_edge_weights():
+    # seed A is sure of film on edge 1 -> 2, seed B mildly prefers dw_xcorr there: the mean keeps film
+    a = _cell_run([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.0, 1.0, 0.0]])
+    b = _cell_run([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.5, 0.4, 0.1]])
+    assert a["cell"]["cls"]["derived"][2] == "film@1-2" and b["cell"]["cls"]["derived"][2] == "dw_xcorr@1-2"
+    out = combine([a, b], retain=2)
+    assert out["retained"]["cls"] == ["dw_xcorr@0-1", "pairwise_relation@0-2", "film@1-2"]
+    assert out["agreement"]["cls"] == 0.5                 # one seed of two derived that very cell

@@ -101,3 +101,16 @@ def test_closure_follows_relative_imports_and_parent_packages():
     assert "automatch_lib/search/bcm.py" in files           # registered by search/__init__.py
     assert "automatch_lib/config.py" in files               # via ..config
     assert "automatch_lib/evaluation/metrics.py" not in files
+
+
+def test_the_index_page_lists_every_stage_report():
+    """The report stage depends on every stage's executed notebook (the variants' aside) and its notebook lists
+    exactly those, so a new stage cannot be left out of reports/index.html."""
+    outs = {o for name, spec in STAGES.items() if name != "report" for o in spec.get("outs", [])
+            if isinstance(o, str) and o.endswith(".ipynb") and "/variants/" not in o}
+    deps = {d for d in STAGES["report"]["deps"] if d.startswith("reports/")}
+    assert deps == outs
+    cells = json.loads((REPO / "notebooks" / "10_report.ipynb").read_text())["cells"]
+    params = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
+    listed = re.search(r"notebooks = \[(.*?)\]", params, re.S).group(1)
+    assert {f"reports/{n}.ipynb" for n in re.findall(r'"([^"]+)"', listed)} == outs

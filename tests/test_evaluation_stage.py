@@ -14,6 +14,7 @@ import torch
 from automatch_lib.cli import main
 from automatch_lib.config import CropConfig, TrackConfig, TuneConfig, parse_params
 from automatch_lib.data.benchmarks import load_benchmark
+from automatch_lib.errors import ConfigError
 from automatch_lib.evaluation.tune import tune_tracker, val_auc
 from automatch_lib.experiments import evaluating as ex
 from automatch_lib.model.network import SiameseNet, load_model, save_checkpoint
@@ -95,6 +96,22 @@ def test_tune_all_tunes_each_family_once_on_its_first_seed(tmp_path, monkeypatch
     tuned_calls.clear()
     ex.tune_all(p, fams, [])
     assert [c[2] for c in tuned_calls] == [None, None]          # no folder, no study files
+
+
+def test_tune_all_gives_the_same_studies_one_or_two_at_a_time(otb_folder, tmp_path):
+    _family_models(tmp_path / "models")
+    fams = ex.family_checkpoints(tmp_path / "models", ["automatch", "baseline"])
+    seqs = load_benchmark("otb", otb_folder)[:2]
+    p = parse_params({"tune": {"trials": 2}})
+    one = ex.tune_all(p, fams, seqs)
+    two = ex.tune_all(dataclasses.replace(p, resources=dataclasses.replace(p.resources, jobs=2)), fams, seqs)
+    assert list(two) == ["automatch", "baseline"] and two == one
+
+
+def test_the_configured_peers_are_the_known_ones():
+    assert parse_params({}).evaluate.peers == list(ex.PEERS)
+    with pytest.raises(ConfigError, match="distinct names"):
+        parse_params({"evaluate": {"peers": ["csrt", "boosting"]}})
 
 
 def test_tuned_families_are_exported_per_seed_with_their_settings(tmp_path):

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -176,8 +177,21 @@ def test_analysis_metrics_name_every_operator_and_k_with_intervals(reproduced):
     for k, row in retained["k"].items():
         assert row["ci95"][0] <= row["success_auc"] <= row["ci95"][1], (k, row)
         assert row["cls_ops"] == "+".join(ranking["cls"][:int(k)])
+    ablations = json.loads((repo / "metrics" / "ablations.json").read_text())
+    assert list(ablations["arms"]) == list(p.analysis.ablations)
+    cell = ablations["arms"]["cell"]["search"]["retained"]["cls"].split("+")
+    assert cell and all("@" in edge for edge in cell)               # the derived DARTS-like cell was retrained
+    for name, row in ablations["rows"].items():
+        assert row["ci95"][0] <= row["mean"] <= row["ci95"][1] and row["fps"] > 0, (name, row)
+    assert {(c["a"], c["b"]) for c in ablations["comparisons"]} == {
+        ("operator", ablations["reference"]), ("cell", ablations["reference"]),
+        ("second_order_sgd", "first_order_sgd")}
+    efficiency = json.loads((repo / "metrics" / "efficiency.json").read_text())
+    longer = f"baseline_x{p.analysis.efficiency_pairs:g}"
+    assert efficiency["pairs"][longer] > efficiency["pairs"]["automatch"] == efficiency["pairs"]["baseline_x1"]
+    assert [(c["a"], c["b"]) for c in efficiency["comparisons"]][0] == ("automatch", longer)
     index = (repo / "reports" / "index.html").read_text()
-    for name in ("04_evaluate", "01_single_operator", "06_retained_operators"):
+    for name in ("04_evaluate", "01_single_operator", "06_retained_operators", "07_ablations", "08_efficiency"):
         assert f"{name}.html" in index
     assert "error output" not in index
 
@@ -194,6 +208,38 @@ def test_changing_the_retained_list_reruns_only_the_new_k(reproduced):
     assert "k123" in shown
     run(["git", "checkout", "--", "."], repo)
     run(["dvc", "checkout", "--force"], repo)
+
+
+def test_a_queued_sweep_runs_in_parallel_workers_and_exp_show_compares_it(reproduced):
+    """The README's sweep recipe at smoke size: two retained counts queued, two queue workers, both succeed
+    (each in its own temporary workspace sharing the DVC cache), and `dvc exp show` lists their metrics."""
+    repo, _ = reproduced
+    run(["dvc", "repro"], repo)
+    commit(repo, "before the sweep")
+    for k in (3, 4):
+        run(["dvc", "exp", "run", "--queue", "-S", f"analysis.retained=[1,2,{k}]", "-n", f"sweep{k}",
+             "retained_report"], repo)
+    run(["dvc", "queue", "start", "-j", "2"], repo)
+    deadline = time.monotonic() + 600
+    while True:
+        status = run(["dvc", "queue", "status"], repo)
+        if "Queued" not in status and "Running" not in status:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(5)
+    assert status.count("Success") == 2 and "Failed" not in status, status
+    shown = run_json(["dvc", "exp", "show", "--json", "--no-pager"], repo)
+    text = json.dumps(shown)
+    for k in (3, 4):
+        assert f"sweep{k}" in text
+    found = {}
+    for baseline in shown:
+        for exp in baseline.get("experiments") or []:
+            for revision in exp.get("revs", []):
+                metrics = ((revision.get("data") or {}).get("metrics") or {}).get("metrics/retained_operators.json")
+                if revision.get("name", "").startswith("sweep") and metrics:
+                    found[revision["name"]] = sorted(metrics["data"]["k"])
+    assert found == {"sweep3": ["1", "2", "3"], "sweep4": ["1", "2", "4"]}, found
 
 
 def test_second_repro_does_nothing_and_one_param_reruns_only_its_stages(reproduced):

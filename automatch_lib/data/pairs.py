@@ -69,7 +69,7 @@ class PairDataset(Dataset):
         grows by sqrt(aspect), its height shrinks by it): the crop window is sized for the stretched object and
         squeezed back in the source image."""
         image = seq.image(frame)
-        box = seq.boxes[frame] - np.array([seq.origin, seq.origin, 0, 0])
+        box = seq.box(frame)
         x, y, w, h = box
         stretch = np.array([np.sqrt(aspect), 1 / np.sqrt(aspect)])
         side = context_size(w * stretch[0], h * stretch[1], self.crop.context) * out_size / self.crop.exemplar_size

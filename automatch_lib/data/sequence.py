@@ -68,9 +68,13 @@ class Sequence:
         """Frame ``i`` as an H x W x 3 uint8 BGR array (grayscale frames are expanded to 3 channels)."""
         return read_image(self.frames[i])
 
+    def box(self, i: int) -> np.ndarray:
+        """The box of frame ``i`` converted to 0-based pixels [x, y, w, h] (what trackers and crops consume)."""
+        return self.boxes[i] - np.array([self.origin, self.origin, 0, 0], dtype=np.float64)
+
     def init_box(self) -> np.ndarray:
-        """The first-frame box converted to 0-based pixels (what trackers consume)."""
-        return self.boxes[0] - np.array([self.origin, self.origin, 0, 0], dtype=np.float64)
+        """The first-frame box in 0-based pixels (what a tracker is initialised with)."""
+        return self.box(0)
 
 
 def read_image(path: str | Path) -> np.ndarray:

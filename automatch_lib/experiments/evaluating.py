@@ -39,14 +39,18 @@ def family_checkpoints(models_dir: str | Path, families: list[str]) -> dict[str,
 def tune_all(p: Params, families: dict[str, dict[int, Path]], val_sequences: list[Sequence],
              study_dir: str | Path | None = None) -> dict:
     """Tune each family's online hyper-parameters on the validation sequences (`tune` section), once per family
-    on its first seed's network; every seed of the family then uses that setting. Each study is kept as
-    `<study_dir>/<family>.journal` when a folder is given."""
-    tuned = {}
-    for family, seeds in families.items():
-        first = next(iter(seeds.values()))
-        tuned[family] = tune_tracker(make_tracker("siamese", first, p.track, name=family), val_sequences, p.tune,
-                                     Path(study_dir) / f"{family}.journal" if study_dir else None)
-    return tuned
+    on its first seed's network; every seed of the family then uses that setting. The families' studies run
+    `resources.jobs` at a time (each study is sequential and seeded, so its result does not depend on that). Each
+    study is kept as `<study_dir>/<family>.journal` when a folder is given."""
+    jobs = [(p, family, next(iter(seeds.values())), val_sequences,
+             Path(study_dir) / f"{family}.journal" if study_dir else None) for family, seeds in families.items()]
+    return dict(zip(families, run_jobs(_tune_job, jobs, p.resources.jobs, p.resources.threads)))
+
+
+def _tune_job(p: Params, family: str, checkpoint: Path, val_sequences: list[Sequence],
+              journal: Path | None) -> dict:
+    """One family's study (a job of `tune_all`, possibly in another process)."""
+    return tune_tracker(make_tracker("siamese", checkpoint, p.track, name=family), val_sequences, p.tune, journal)
 
 
 def export_tuned(p: Params, families: dict[str, dict[int, Path]], tuned: dict,
@@ -78,14 +82,16 @@ def evaluate_all(p: Params, trackers: dict[str, tuple[str, Path | None]], root: 
     """Run each named tracker, given as (registry kind, checkpoint or None), over the benchmark at `root`,
     `resources.jobs` trackers at a time; results in `<results_dir>/<name>/`. Returns {name: metrics}. `track`
     overrides the online settings our checkpoints carry (None: each checkpoint's own)."""
-    names = list(trackers)
+    # the peers (no checkpoint: OpenCV's, slower per frame than ours) start first, so no long job runs alone at the end
+    names = sorted(trackers, key=lambda n: trackers[n][1] is not None)
     jobs = [(n, trackers[n][0], str(trackers[n][1]) if trackers[n][1] else None, str(root), loader, split,
              str(Path(results_dir) / n), protocol, track) for n in names]
-    return dict(zip(names, run_jobs(_evaluate_job, jobs, p.resources.jobs, p.resources.threads)))
+    done = dict(zip(names, run_jobs(_evaluate_job, jobs, p.resources.jobs, p.resources.threads)))
+    return {n: done[n] for n in trackers}
 
 
 def with_references(trackers: dict[str, tuple[str, Path | None]],
-                    peers: tuple[str, ...] = PEERS) -> dict[str, tuple[str, Path | None]]:
+                    peers: tuple[str, ...] | list[str] = PEERS) -> dict[str, tuple[str, Path | None]]:
     """`trackers` plus the static box and the OpenCV peers (registry kinds without checkpoints)."""
     return {**trackers, "static": ("static", None), **{k: (k, None) for k in peers}}
 

@@ -18,6 +18,7 @@ from ..io import write_json
 from ..model.genotype import Genotype, search_space
 from ..search.bcm import top_k
 from ..search.bilevel import run_search
+from ..search.darts_cell import derive_cell
 from ..threads import run_jobs
 from .training import make_model
 
@@ -39,21 +40,29 @@ def search_one(p: Params, features: str | Path, backbone: str | Path, seed: int,
 
 def combine(runs: list[dict], retain: int) -> dict:
     """The decision of several searches: mean potential and gated-off fraction per branch and operator, the top-k
-    of the mean potential (`retained`), and `agreement`: the fraction of seeds that retained that very set."""
+    of the mean potential (`retained`), and `agreement`: the fraction of seeds that retained that very set.
+    For the DARTS-like cell (`granularity: cell`), `retained` is instead the discrete cell derived from the edge
+    weights averaged over seeds (edge specs 'op@i-j'), and `agreement` the fraction of seeds deriving that cell."""
     out: dict = {"potentials": {}, "gated_off": {}, "retained": {}, "agreement": {}}
     for b in BRANCHES:
         ops = list(runs[0]["potentials"][b])
         out["potentials"][b] = {o: float(np.mean([r["potentials"][b][o] for r in runs])) for o in ops}
         out["gated_off"][b] = {o: float(np.mean([r["gated_off"][b][o] for r in runs])) for o in ops}
-        out["retained"][b] = top_k(out["potentials"][b], retain)
-        chosen = set(out["retained"][b])
-        out["agreement"][b] = float(np.mean([set(r["retained"][b]) == chosen for r in runs]))
+        if "cell" in runs[0]:
+            cell = runs[0]["cell"][b]
+            weights = np.mean([r["cell"][b]["weights"] for r in runs], axis=0)
+            out["retained"][b] = derive_cell(weights, [tuple(e) for e in cell["edges"]], ops)
+            out["agreement"][b] = float(np.mean([r["cell"][b]["derived"] == out["retained"][b] for r in runs]))
+        else:
+            out["retained"][b] = top_k(out["potentials"][b], retain)
+            chosen = set(out["retained"][b])
+            out["agreement"][b] = float(np.mean([set(r["retained"][b]) == chosen for r in runs]))
     return out
 
 
 def search(p: Params, features: str | Path, backbone: str | Path, out_json: str | Path,
            genotype_json: str | Path, checkpoint_dir: str | Path, ranking_json: str | Path | None = None) -> dict:
-    """Run the `search.seeds` searches, `resources.jobs` at a time, and decide.
+    """Run the `search.seeds` searches, `resources.jobs` at a time, and decide (`decide`).
 
     Writes `out_json` (per seed: potentials, gated-off fractions, retained sets, settling and history; combined:
     mean potentials and gated-off fractions, retained sets, agreement), each seed's supernet to
@@ -62,9 +71,33 @@ def search(p: Params, features: str | Path, backbone: str | Path, out_json: str 
     `ranking_json` (when given) gets every operator of each branch ranked by mean potential, best first, what the
     retained-count ablation slices (`ranking:<file>:<k>` in `model.genotype.parse_arch`); also byte-stable.
     """
-    jobs = [(p, features, backbone, s, Path(checkpoint_dir) / f"seed_{s}.pt") for s in p.search.seeds]
-    runs = run_jobs(search_one, jobs, p.resources.jobs, p.resources.threads)
-    result = {**combine(runs, p.search.retain), "seeds": runs,
+    out = dict(out_json=out_json, genotype_json=genotype_json, checkpoint_dir=checkpoint_dir, ranking_json=ranking_json)
+    return search_many({"search": p}, features, backbone, {"search": out})["search"]
+
+
+def search_many(ps: dict[str, Params], features: str | Path, backbone: str | Path,
+                outputs: dict[str, tuple]) -> dict[str, dict]:
+    """Several searches (name -> params, e.g. the ablations' changed `search` settings), every seed of every one
+    in one pool of `resources.jobs` processes so no core idles between them; each decided like `search` and
+    written to the files of `outputs[name]`: {'out_json', 'genotype_json', 'checkpoint_dir', 'ranking_json'
+    (optional)}."""
+    jobs = [(q, features, backbone, s, Path(outputs[name]["checkpoint_dir"]) / f"seed_{s}.pt")
+            for name, q in ps.items() for s in q.search.seeds]
+    first = next(iter(ps.values()))
+    runs = iter(run_jobs(search_one, jobs, first.resources.jobs, first.resources.threads))
+    results = {}
+    for name, q in ps.items():
+        mine = [next(runs) for _ in q.search.seeds]
+        files = outputs[name]
+        results[name] = decide(mine, q.search.retain, files["out_json"], files["genotype_json"],
+                               files.get("ranking_json"))
+    return results
+
+
+def decide(runs: list[dict], retain: int, out_json: str | Path, genotype_json: str | Path,
+           ranking_json: str | Path | None = None) -> dict:
+    """Combine the seeds' searches (`combine`), write the result, the genotype and the ranking; return the result."""
+    result = {**combine(runs, retain), "seeds": runs,
               "seconds": float(sum(r["seconds"] for r in runs)), "steps": runs[0]["steps"]}
     write_json(out_json, result)
     Genotype(tuple(result["retained"]["cls"]), tuple(result["retained"]["reg"])).save(genotype_json)

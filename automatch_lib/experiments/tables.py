@@ -10,10 +10,20 @@ above zero: with overlapping rows, "best" would be the luck of one draw.
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from ..evaluation.compare import compare, mean_interval
-from .evaluating import score_matrix
+from .evaluating import family_of, score_matrix
 from .variants import attribute_matrix
+
+
+def interval_rows(results: dict[str, dict], names: list[str]) -> dict[str, dict]:
+    """{name: {'mean', 'ci95', 'half_width' (success AUC over test sequences and seeds), 'fps' (mean over seeds)}}."""
+    out = {}
+    for n in names:
+        fps = [m["fps"] for k, m in results.items() if family_of(k) == n]
+        out[n] = {**mean_interval(score_matrix(results, n)), "fps": float(np.mean(fps))}
+    return out
 
 
 def interval_table(results: dict[str, dict], names: list[str], sequences: list,
@@ -66,8 +76,6 @@ def complementarity(results: dict[str, dict], names: list[str]) -> dict:
     per-sequence choice would reach), 'wins' ({name: sequences where it is best}), 'mean_rank_correlation'
     (Spearman correlation of per-sequence AUC between trackers, averaged over pairs: 1 = they fail on the same
     sequences, so combining them cannot help)}."""
-    from scipy.stats import spearmanr
-
     per_seq = np.stack([score_matrix(results, n).mean(axis=0) for n in names])   # (trackers, sequences)
     means = per_seq.mean(axis=1)
     best = int(np.argmax(means))

@@ -124,7 +124,8 @@ def train_tracker(p: Params, genotype: Genotype, checkpoint: str | Path, seed: i
     backbone; otherwise end to end on image pairs from `data_root`. The checkpoint records the crop geometry and
     the genotype, so the tracker can be rebuilt from the file alone.
     """
-    model = make_model(p, list(genotype.cls), list(genotype.reg), seed=seed, backbone=backbone)
+    model = make_model(p, list(genotype.cls), list(genotype.reg), matching=genotype.matching, seed=seed,
+                       backbone=backbone)
     if features is not None:
         if backbone is None:
             raise ValueError("training on cached features needs the backbone they were computed with")

@@ -8,6 +8,9 @@ on the command line or in dvc.yaml resolves to (`parse_arch`, the one parser of 
 - `ops:<cls,ops>/<reg,ops>`  explicit lists, e.g. `ops:film,simple_transformer/film,pairwise_relation`
 - `random`                   k random operators per branch, a new draw for every training seed
 - `ranking:<file.json>:<k>`  the k best operators per branch of a search's ranking (the retained-count ablation)
+
+A branch lists either operators (a fixed matching network, 'fixed') or the edges of a derived DARTS-like cell as
+'<operator>@<input>-<node>' specs (matching kind 'cell', `model.matching.DerivedCell`), the same kind in both.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from ..config import Params
 from ..errors import ConfigError
 from ..io import read_json, write_json
 from ..operators import OPERATORS, SEARCH_SPACE
+from .matching import cell_edge
 
 
 @dataclass(frozen=True)
@@ -32,13 +36,28 @@ class Genotype:
     name: str = "automatch"
 
     def __post_init__(self) -> None:
+        kinds = set()
         for branch in ("cls", "reg"):
             ops = tuple(getattr(self, branch))
-            unknown = [o for o in ops if o not in OPERATORS]
+            try:
+                edges = [cell_edge(o) for o in ops]
+            except ValueError as exc:
+                raise ConfigError(f"genotype {self.name!r}: {branch}: {exc}") from None
+            names = [e[0] if e else o for o, e in zip(ops, edges)]
+            unknown = [o for o in names if o not in OPERATORS]
             if not ops or unknown:
                 raise ConfigError(f"genotype {self.name!r}: {branch} operators {list(ops)} must be a non-empty "
                                   f"list of known operators ({', '.join(OPERATORS)})")
+            kinds |= {e is not None for e in edges}
             object.__setattr__(self, branch, ops)
+        if len(kinds) > 1:
+            raise ConfigError(f"genotype {self.name!r}: mixes cell edges ('op@i-j') and plain operators "
+                              f"(cls {list(self.cls)}, reg {list(self.reg)}); use one kind in both branches")
+
+    @property
+    def matching(self) -> str:
+        """The matching kind the genotype builds: 'cell' for derived-cell edges, else 'fixed'."""
+        return "cell" if cell_edge(self.cls[0]) else "fixed"
 
     def to_dict(self) -> dict:
         return {"cls": list(self.cls), "reg": list(self.reg)}

@@ -4,8 +4,8 @@ A matching network maps (search_feat (B, C, Hx, Wx), template_feat (B, C, Hz, Wz
 (B, C, Hx, Wx), like a single operator, and exposes `arch_parameters()` (empty unless it is searched).
 
 `MATCHING_KINDS` holds one factory per kind, `factory(operators, channels, **kwargs) -> nn.Module`:
-'fixed' (below: what single-operator trackers, the retrained AutoMatch tracker and the retained-k ablation use) is
-registered here; the searchable kinds ('bcm', 'bcm_operator', 'darts_cell') are registered by
+'fixed' (below: what single-operator trackers, the retrained AutoMatch tracker and the retained-k ablation use) and
+'cell' (the discrete cell derived from a searched DARTS-like cell, named by edge specs 'op@i-j') are registered here; the searchable kinds ('bcm', 'bcm_operator', 'darts_cell') are registered by
 `automatch_lib.search` when it is imported, so the model package never imports the search package.
 """
 from __future__ import annotations
@@ -59,4 +59,55 @@ class MatchingNetwork(nn.Module):
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """A fixed network has no architecture parameters."""
+        return []
+
+
+def cell_edge(spec: str) -> tuple[str, int, int] | None:
+    """'film@0-2' -> ('film', 0, 2): operator `film` on the edge from state 0 (the search feature) into node 2 of a
+    derived matching cell; a plain operator name -> None. This is how a genotype names a derived cell's edges, so a
+    genotype file stays a list of strings per branch."""
+    if "@" not in spec:
+        return None
+    op, _, edge = spec.partition("@")
+    i, sep, j = edge.partition("-")
+    if not op or not sep or not i.isdigit() or not j.isdigit() or int(i) >= int(j):
+        raise ValueError(f"cell edge {spec!r}: expected '<operator>@<input state>-<node>' with input < node, "
+                         f"e.g. 'film@0-2'")
+    return op, int(i), int(j)
+
+
+@register_matching("cell")
+class DerivedCell(nn.Module):
+    """The discrete cell derived from a searched DARTS-like cell (supplementary Fig. 1b), trained like a fixed
+    network: states s_0 = Fx, s_j = fuse_j(cat[o(s_i, Fz, box) for each kept edge (o, i -> j)]), output
+    fuse(cat[s_1 .. s_n]), every fuse a 1x1 conv + BN + LeakyReLU to C channels (as the searched cell, whose mixed
+    edges become one operator each). `operators` are edge specs 'op@i-j' (`cell_edge`); every node needs an edge.
+    (B, C, Hx, Wx) search map, (B, C, Hz, Wz) template map, (B, 4) template box -> (B, C, Hx, Wx)."""
+
+    def __init__(self, operators: list[str], channels: int):
+        super().__init__()
+        edges = [cell_edge(o) for o in operators]
+        if not edges or None in edges:
+            raise ValueError(f"a derived cell needs edge specs '<operator>@<input>-<node>', got {list(operators)}")
+        self.names = list(operators)
+        self.edges = [(i, j) for _, i, j in edges]
+        self.nodes = max(j for _, j in self.edges)
+        fan_in = [sum(j == n for _, j in self.edges) for n in range(1, self.nodes + 1)]
+        if 0 in fan_in:
+            raise ValueError(f"derived cell {list(operators)}: node {fan_in.index(0) + 1} has no incoming edge")
+        self.ops = nn.ModuleList(build_operator(op, channels) for op, _, _ in edges)
+        self.node_fuse = nn.ModuleList(conv_bn_act(n * channels, channels, k=1) for n in fan_in)
+        self.out_fuse = conv_bn_act(self.nodes * channels, channels, k=1)
+
+    def forward(self, search_feat: torch.Tensor, template_feat: torch.Tensor,
+                template_box: torch.Tensor) -> torch.Tensor:
+        states = [search_feat]
+        for node in range(1, self.nodes + 1):
+            inputs = [op(states[i], template_feat, template_box)
+                      for op, (i, j) in zip(self.ops, self.edges) if j == node]
+            states.append(self.node_fuse[node - 1](torch.cat(inputs, dim=1)))
+        return self.out_fuse(torch.cat(states[1:], dim=1))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """A derived cell is discrete: no architecture parameters."""
         return []

@@ -251,8 +251,10 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
         "steps": steps,
         "config": asdict(cfg),
     }
-    if hasattr(model.match_cls, "genotype"):     # the DARTS-like cell: its derived discrete cell per branch
-        result["cell"] = {"cls": model.match_cls.genotype(), "reg": model.match_reg.genotype()}
+    if hasattr(model.match_cls, "genotype"):     # the DARTS-like cell: edge weights and derived cell per branch
+        result["cell"] = {b: {"edges": [list(e) for e in m.edge_index], "weights": m.edge_weights(),
+                              "derived": m.genotype()}
+                          for b, m in (("cls", model.match_cls), ("reg", model.match_reg))}
     if checkpoint is not None:
         save_checkpoint(checkpoint, model, search=result)
     if out_json is not None:

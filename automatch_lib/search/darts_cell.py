@@ -3,7 +3,8 @@
 States: s_0 = Fx. Node j (1..nodes) receives every earlier state s_i through an edge; each edge is a DARTS mixed
 operation, sum_o softmax(alpha_e)_o * o(s_i, Fz, box), over the matching operators. Unlike DARTS, a node fuses
 its incoming edges by concatenation + 1x1 conv (not addition), and the cell output fuses all nodes the same way.
-`genotype()` keeps, per node, the two strongest incoming edges with their best operator (DARTS' rule).
+`genotype()` keeps, per node, the two strongest incoming edges with their best operator (DARTS' rule), as the
+edge specs 'op@i-j' of the discrete cell that retraining builds (`model.matching.DerivedCell`).
 `potentials()` and `gated_off()` report the cell like a BCM supernet, so the bilevel search (`run_search`) logs,
 ranks and decides it the same way: an operator's potential is its softmax weight summed over the edges (the
 expected number of edges it holds), and its gated-off fraction is the share of edges whose strongest operator is
@@ -77,13 +78,25 @@ class DartsMatchingCell(nn.Module):
         best = self.alphas.detach().argmax(dim=-1)
         return {n: float((best != i).to(torch.float32).mean()) for i, n in enumerate(self.names)}
 
-    def genotype(self) -> list[dict]:
-        """Per node: up to two strongest incoming edges as {'node', 'input', 'op', 'weight'}."""
-        weights = torch.softmax(self.alphas.detach(), dim=-1)
-        out = []
-        for j in range(1, self.nodes + 1):
-            cand = [(float(weights[e].max()), e) for e, (node, _) in enumerate(self.edge_index) if node == j]
-            for w, e in sorted(cand, reverse=True)[:2]:
-                out.append({"node": j, "input": self.edge_index[e][1], "op": self.names[int(weights[e].argmax())],
-                            "weight": w})
-        return out
+    def edge_weights(self) -> list[list[float]]:
+        """(E, m) softmax weights of the edges, in `edge_index` order (what several searches average)."""
+        return torch.softmax(self.alphas.detach(), dim=-1).tolist()
+
+    def genotype(self) -> list[str]:
+        """The derived discrete cell as edge specs 'op@i-j' (`derive_cell`)."""
+        return derive_cell(self.edge_weights(), self.edge_index, self.names)
+
+
+def derive_cell(weights, edge_index: list[tuple[int, int]], names: list[str], keep: int = 2) -> list[str]:
+    """DARTS' derivation rule: per node, the `keep` incoming edges whose strongest operator weighs most, each with
+    that operator, as edge specs 'op@i-j' (`model.matching.cell_edge`), node by node, inputs in order.
+    `weights` (E, m): softmax weights per edge (one search's, or the mean over seeds); `edge_index`: (node, input)
+    per edge."""
+    weights = torch.as_tensor(weights, dtype=torch.float64)
+    out = []
+    for node in sorted({j for j, _ in edge_index}):
+        cand = [e for e, (j, _) in enumerate(edge_index) if j == node]
+        kept = sorted(cand, key=lambda e: -float(weights[e].max()))[:keep]
+        out += [f"{names[int(weights[e].argmax())]}@{edge_index[e][1]}-{node}"
+                for e in sorted(kept, key=lambda e: edge_index[e][1])]
+    return out
