@@ -12,7 +12,7 @@ import pytest
 from automatch_lib.config import CropConfig, TrackConfig, load_params
 from automatch_lib.errors import ConfigError
 from automatch_lib.evaluation.compare import mean_interval
-from automatch_lib.experiments import tables, variants
+from automatch_lib.experiments import ablations, efficiency, tables, variants
 from automatch_lib.io import write_json
 from automatch_lib.model.genotype import parse_arch, ranked_genotype
 from automatch_lib.model.network import SiameseNet
@@ -49,6 +49,11 @@ def test_load_results_reads_every_variant_and_seed(tmp_path):
         write_json(tmp_path / name / "metrics.json", m)
     loaded = variants.load_results(tmp_path)
     assert sorted(loaded) == sorted(results)
+    renamed = variants.load_results(tmp_path, only={"b": "reference"})
+    assert sorted(renamed) == ["reference/seed_0", "reference/seed_1"]
+    assert renamed["reference/seed_0"] == results["b/seed_0"]
+    with pytest.raises(FileNotFoundError, match=r"no results of \['c'\]"):
+        variants.load_results(tmp_path, only={"c": "c"})
     with pytest.raises(FileNotFoundError, match="metrics.json"):
         variants.load_results(tmp_path / "nothing")
 
@@ -151,3 +156,31 @@ def test_response_around_a_box_leaves_the_tracker_state_alone():
     same = tracker.response(image)
     again = tracker.response(image, np.array([*(center - size / 2), *size]))
     np.testing.assert_allclose(same["score"], again["score"])     # the state's box gives the state's view
+
+
+def test_interval_rows_give_each_tracker_its_interval_and_mean_fps():
+    results = two_trackers()
+    for s, name in enumerate(results):
+        results[name]["fps"] = 100.0 + s
+    rows = tables.interval_rows(results, ["a", "b"])
+    assert rows["a"]["fps"] == pytest.approx(100.5) and rows["b"]["fps"] == pytest.approx(102.5)
+    assert rows["a"]["ci95"][0] <= rows["a"]["mean"] <= rows["a"]["ci95"][1]
+    assert rows["a"]["mean"] == pytest.approx(np.mean([results[f"a/seed_{s}"]["success_auc"] for s in (0, 1)]))
+
+
+def test_ablation_and_efficiency_schedules_change_only_what_they_name(tmp_path):
+    p = load_params(REPO / "params.yaml")
+    arm = ablations.ablation_params(p, {"granularity": "cell"})
+    assert arm.search.granularity == "cell" and arm.search.seeds == p.analysis.search_seeds
+    assert arm.search.pairs_per_epoch == p.search.pairs_per_epoch and arm.train == p.train
+    with pytest.raises(ConfigError, match="unrolled"):
+        ablations.ablation_params(p, {"unrolled": True, "optimizer": "adamw"})
+    longer = efficiency.longer_schedule(p)
+    assert longer.train.pairs_per_epoch == round(p.train.pairs_per_epoch * p.analysis.efficiency_pairs)
+    assert longer.train.epochs == p.train.epochs and longer.train.lr == p.train.lr
+    assert efficiency.pairs_seen(p) == p.train.epochs * (p.train.pairs_per_epoch // p.train.batch_size) * \
+        p.train.batch_size
+    assert efficiency.longer_name(p) == "baseline_x2.5"
+    with pytest.raises(FileNotFoundError, match="analysis seed"):
+        efficiency.run_efficiency(p, tmp_path, tmp_path, tmp_path, tmp_path / "models" / "baseline", tmp_path,
+                                  tmp_path)
