@@ -28,7 +28,7 @@ from .experiments.training import plan_runs, train_tracker
 from .io import write_json, write_text
 from .threads import configure_threads
 from .trackers import TRACKERS, make_tracker
-from .train import init_distributed
+from .train import init_distributed, is_main_process
 from .video import track_video
 
 
@@ -56,8 +56,9 @@ def cmd_train(args) -> None:
     for genotype, seed, checkpoint in plan_runs(p, args.arch, args.out):
         history = train_tracker(p, genotype, checkpoint, seed, data_root=args.data)
         last = history["epochs"][-1] if history["epochs"] else {}
-        print(f"trained {genotype.name} seed {seed}: cls={list(genotype.cls)} reg={list(genotype.reg)}, final loss "
-              f"{last.get('loss/total', float('nan')):.4f} -> {checkpoint}")
+        if is_main_process():
+            print(f"trained {genotype.name} seed {seed}: cls={list(genotype.cls)} reg={list(genotype.reg)}, final loss "
+                  f"{last.get('loss/total', float('nan')):.4f} -> {checkpoint}")
     if distributed:
         dist.destroy_process_group()
 

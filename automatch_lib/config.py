@@ -41,6 +41,13 @@ def _range_pair(value) -> str | None:
     return None
 
 
+def _options_mapping(value) -> str | None:
+    if not all(isinstance(k, str) and isinstance(v, dict) and all(isinstance(a, str) for a in v)
+               for k, v in value.items()):
+        return "expected {operator: {argument: value}}"
+    return None
+
+
 @dataclass
 class CropConfig(Section):
     """Crop geometry shared by training pairs and the tracker (SiamFC/Ocean convention, see `geometry.py`)."""
@@ -89,6 +96,9 @@ class ModelConfig(Section):
     channels: int = field(default=48, metadata=POSITIVE)
     head_layers: int = field(default=2, metadata=NON_NEGATIVE)
     pretrained: str = ""      # local path to backbone weights (never downloaded)
+    color: str = field(default="bgr", metadata=dict(choices=("bgr", "rgb")))   # rgb for ImageNet weights
+    # per-operator constructor arguments, e.g. {pg_corr: {template_cells: 7}} (PG-Net's 7x7 template)
+    operator_options: dict = field(default_factory=dict, metadata=dict(check=_options_mapping))
 
 
 @dataclass
@@ -112,6 +122,9 @@ class TrainConfig(Section):
     label_radius: int = field(default=2, metadata=NON_NEGATIVE)
     grad_clip: float = field(default=10.0, metadata=NON_NEGATIVE)          # 0 = no clipping
     seeds: list = field(default_factory=lambda: [0], metadata=dict(check=_seed_list))  # one training per seed
+    # each batch as k micro-batches (pairs c, c+k, ...) with averaged gradients: what k DDP processes compute
+    micro_batches: int = field(default=1, metadata=POSITIVE)
+    precision: str = field(default="fp32", metadata=dict(choices=("fp32", "bf16", "fp16")))  # autocast (GPU)
 
 
 @dataclass
@@ -223,7 +236,7 @@ class AnalysisConfig(Section):
     seeds: list = field(default_factory=lambda: [0, 1], metadata=dict(check=_seed_list))   # paper: 3 runs
     operators: list = field(default_factory=lambda: [
         "point_dw", "concat", "pointwise_add", "pairwise_relation", "film", "simple_transformer",
-        "transductive_guidance", "pg_corr"], metadata=dict(check=_operator_list))   # 01_single_operator: one tracker each
+        "transductive_guidance", "pg_corr"], metadata=dict(check=_operator_list))   # 01_single_operator: one each
     retained: list = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7],
                            metadata=dict(check=_count_list))            # 06_retained_operators: k per branch
     # 07_ablations: name -> `search` settings changed; each searched with `search_seeds`, its genotype trained like
@@ -303,6 +316,7 @@ class ResourcesConfig(Section):
     threads: int = field(default=1, metadata=POSITIVE)        # torch intra-op threads of every command
     workers: int = field(default=1, metadata=NON_NEGATIVE)    # DataLoader worker processes
     device: str = "cpu"                                       # 'cuda' on a GPU machine
+    channels_last: bool = False                               # NHWC memory layout in training (faster on GPUs)
     progress: bool = True                                     # progress bars
     log_every: int = field(default=2, metadata=POSITIVE)      # search: record potentials every N steps
     jobs: int = field(default=1, metadata=POSITIVE)           # independent runs (seeds) at once, each with `threads`

@@ -3,10 +3,15 @@
 Threads matter on small CPUs: torch intra-op threads + DataLoader workers must not exceed the cores, or OpenMP
 stalls make steps many times slower. Both come from the `resources` section and are logged with the history.
 Multi-process training: launch with `torchrun --nproc_per_node N -m automatch_lib.cli train ...`; each rank
-draws a disjoint share of the pairs, gradients are averaged by DistributedDataParallel and rank 0 writes.
+draws a disjoint share of the pairs (DistributedSampler deals pair i to rank i mod N), gradients are averaged by
+DistributedDataParallel, each rank has its own torch RNG stream, and rank 0 writes. The wrapper is rebuilt whenever
+the set of trainable parameters changes (frozen backbone epochs, then the unfreeze switch), because DDP registers
+the trainable parameters once, when it is built. BatchNorm statistics are per rank, so N ranks compute exactly what
+one process computes with `train.micro_batches` = N (tested in tests/test_paper_path.py).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -57,12 +62,28 @@ def to_device(batch: dict, device: torch.device) -> dict:
     return {k: [move(x) for x in v] if isinstance(v, (list, tuple)) else move(v) for k, v in batch.items()}
 
 
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def batch_loss(forward, batch: dict, search_size: int, stride: int, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     """Forward one batch of pairs (already on the model's device) through `forward` (a model or a functional
-    call of one) and return (loss, stats)."""
-    out = forward(batch["template"], batch["search"], batch["template_box"])
+    call of one) and return (loss, stats). With cfg.precision bf16/fp16 the forward runs under autocast and the
+    loss in fp32."""
+    if cfg.precision in AUTOCAST:
+        with torch.autocast(batch["template_box"].device.type, dtype=AUTOCAST[cfg.precision]):
+            out = forward(batch["template"], batch["search"], batch["template_box"])
+        out = {k: v.float() for k, v in out.items()}
+    else:
+        out = forward(batch["template"], batch["search"], batch["template_box"])
     return tracking_loss(out, batch["search_box"], batch["negative"], (search_size, search_size), stride,
                          cfg.label_radius, cfg.reg_weight)
+
+
+def micro_batch(batch: dict, index: int, count: int) -> dict:
+    """Pairs index, index + count, ... of a batch (tensors and lists of tensors sliced along dim 0): the share
+    DistributedSampler deals to rank `index` of `count`."""
+    cut = lambda v: v[index::count] if torch.is_tensor(v) else v  # noqa: E731
+    return {k: [cut(x) for x in v] if isinstance(v, (list, tuple)) else cut(v) for k, v in batch.items()}
 
 
 def build_optimizer(model: SiameseNet, cfg: TrainConfig, params=None) -> torch.optim.Optimizer:
@@ -79,22 +100,39 @@ def build_optimizer(model: SiameseNet, cfg: TrainConfig, params=None) -> torch.o
 
 
 def weight_step(forward, batch: dict, optimizer: torch.optim.Optimizer, search_size: int, stride: int,
-                cfg: TrainConfig, where: str = "") -> dict:
+                cfg: TrainConfig, where: str = "", scaler: torch.amp.GradScaler | None = None) -> dict:
     """One update of the network weights on one batch, shared by training and the search's lower level.
 
-    loss = WBCE + reg_weight * IoU (`batch_loss`); backward; clip the gradient norm of the optimizer's parameters to
-    cfg.grad_clip; step. Only the optimizer's parameters move (the search's manipulators are not in it). Returns the
-    loss statistics; a non-finite loss stops training with an error naming `where`.
+    loss = WBCE + reg_weight * IoU (`batch_loss`); backward (over cfg.micro_batches micro-batches, gradients
+    averaged; under DDP only the last one synchronises); clip the gradient norm of the optimizer's parameters to
+    cfg.grad_clip; step (through `scaler` for fp16). Only the optimizer's parameters move (the search's manipulators
+    are not in it). Returns the loss statistics (means over micro-batches); a non-finite loss stops training with an
+    error naming `where`.
     """
-    loss, stats = batch_loss(forward, batch, search_size, stride, cfg)
-    if not math.isfinite(stats["loss/total"]):
-        raise FloatingPointError(f"non-finite loss {stats['loss/total']} {where}")
+    k = cfg.micro_batches
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    totals: dict[str, float] = {}
+    for c in range(k):
+        part = batch if k == 1 else micro_batch(batch, c, k)
+        sync = c == k - 1 or not hasattr(forward, "no_sync")
+        with contextlib.nullcontext() if sync else forward.no_sync():
+            loss, stats = batch_loss(forward, part, search_size, stride, cfg)
+            if not math.isfinite(stats["loss/total"]):
+                raise FloatingPointError(f"non-finite loss {stats['loss/total']} {where}")
+            loss = loss / k if k > 1 else loss
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        for key, v in stats.items():
+            totals[key] = totals.get(key, 0.0) + v / k
+    if scaler is not None:
+        scaler.unscale_(optimizer)
     if cfg.grad_clip:
         torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], cfg.grad_clip)
-    optimizer.step()
-    return stats
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    return stats if k == 1 else totals
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -106,24 +144,54 @@ def is_main_process() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
+def distributed() -> tuple[int, int]:
+    """(rank, world size); (0, 1) without torch.distributed."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def rank_rng_states() -> list[torch.Tensor]:
+    """Every rank's torch RNG state, in rank order (gathered to all ranks under DDP), for the checkpoint."""
+    state = torch.get_rng_state()
+    rank, world = distributed()
+    if world == 1:
+        return [state]
+    states = [None] * world
+    dist.all_gather_object(states, state)
+    return states
+
+
+def set_backbone_frozen(model: SiameseNet, frozen: bool) -> bool:
+    """Switch the backbone's requires_grad; True if the set of trainable parameters changed."""
+    changed = any(p.requires_grad == frozen for p in model.backbone.parameters())
+    model.backbone.requires_grad_(not frozen)
+    return changed
+
+
 def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resources: ResourcesConfig,
           checkpoint: str | Path | None = None, resume: bool = True, extra: dict | None = None,
           seed: int = 0) -> dict:
     """Train `model` on `dataset` (a PairDataset of images, or a FeatureSet of cached backbone maps, which leaves the
     frozen backbone untouched) for cfg.epochs with torch's RNG seeded by `seed`; returns the history.
 
-    After every epoch the checkpoint (model config + weights + optimizer + history) is written atomically; with
-    resume=True an existing checkpoint is loaded and training continues from the next epoch, so an interrupted
-    run restarts where it stopped and ends with the same weights as an uninterrupted one.
+    After every epoch the checkpoint (model config + weights + optimizer + history + every rank's RNG state) is
+    written atomically by rank 0; with resume=True an existing checkpoint is loaded (by every rank) and training
+    continues from the next epoch, so an interrupted run restarts where it stopped and ends with the same weights as
+    an uninterrupted one. Under DDP rank r seeds its torch RNG with seed + 1000003 r (rank 0 as one process).
     """
     configure_threads(resources.threads)
-    seed_everything(seed)
+    rank, world = distributed()
+    seed_everything(seed + 1_000_003 * rank)
     device = torch.device(resources.device)
     model.to(device)
+    if resources.channels_last:
+        model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, cfg)
-    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-    if cfg.batch_size % world:
-        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world} training processes")
+    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
+    if cfg.batch_size % (world * cfg.micro_batches):
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world} training processes x "
+                         f"{cfg.micro_batches} micro-batches")
     history: dict = {"epochs": [], "config": asdict(cfg), "seed": seed, "world_size": world}
     progress = resources.progress
     start = 0
@@ -134,10 +202,10 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resour
             optimizer.load_state_dict(state["optimizer"])
             history = state["history"]
             start = int(state["complete_epochs"])
-            torch.set_rng_state(state["torch_rng"])
+            rng = state["torch_rng"]
+            torch.set_rng_state(rng[rank] if isinstance(rng, list) and len(rng) == world else
+                                rng[0] if isinstance(rng, list) else rng)
     net = model
-    if dist.is_available() and dist.is_initialized():
-        net = torch.nn.parallel.DistributedDataParallel(model)
     loader = make_loader(dataset, cfg.batch_size // world, resources.workers)  # each rank: its share of the batch
     steps_per_epoch = len(loader)
     total = cfg.epochs * steps_per_epoch
@@ -145,12 +213,13 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resour
         dataset.set_epoch(epoch)
         if isinstance(loader.sampler, DistributedSampler):
             loader.sampler.set_epoch(epoch)
+        frozen = epoch < cfg.freeze_backbone_epochs
+        changed = set_backbone_frozen(model, frozen) if cfg.freeze_backbone_epochs else False
+        if world > 1 and (net is model or changed):   # DDP registers the trainable parameters when it is built
+            net = torch.nn.parallel.DistributedDataParallel(model)
         net.train()
-        if epoch < cfg.freeze_backbone_epochs:
+        if frozen:
             model.backbone.eval()
-            model.backbone.requires_grad_(False)
-        elif cfg.freeze_backbone_epochs:
-            model.backbone.requires_grad_(True)
         sums: dict[str, float] = {}
         t0 = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and is_main_process()),
@@ -158,8 +227,12 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resour
         for i, batch in enumerate(bar):
             lr = lr_at((epoch * steps_per_epoch + i) / max(total, 1), cfg)
             set_lr(optimizer, lr)
-            stats = weight_step(net, to_device(batch, device), optimizer, search_size, model.stride, cfg,
-                                where=f"at epoch {epoch + 1} step {i + 1}")
+            batch = to_device(batch, device)
+            if resources.channels_last:
+                batch = {k: v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4
+                         else v for k, v in batch.items()}
+            stats = weight_step(net, batch, optimizer, search_size, model.stride, cfg,
+                                where=f"at epoch {epoch + 1} step {i + 1}", scaler=scaler)
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.set_postfix(loss=f"{stats['loss/total']:.3f}", lr=f"{lr:.1e}")
@@ -171,9 +244,10 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resour
             print(f"epoch {epoch + 1}/{cfg.epochs}: loss {record.get('loss/total', float('nan')):.4f} "
                   f"({seconds:.1f}s, {record['pairs_per_second']:.0f} pairs/s, threads={resources.threads}, "
                   f"workers={resources.workers})", flush=True)
-        if checkpoint is not None and is_main_process():
+        rng = rank_rng_states() if checkpoint is not None else None   # a collective: every rank calls it
+        if checkpoint is not None and rank == 0:
             save_checkpoint(checkpoint, model, optimizer=optimizer.state_dict(), history=history,
-                            complete_epochs=epoch + 1, torch_rng=torch.get_rng_state(), **(extra or {}))
+                            complete_epochs=epoch + 1, torch_rng=rng, **(extra or {}))
     return history
 
 

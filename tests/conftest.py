@@ -66,3 +66,43 @@ def otb_folder(tmp_path: Path) -> Path:
     for k in range(3):
         write_moving_sequence(root / f"Seq{k}", n=10, seed=k)
     return root
+
+
+# torchvision's resnet50: (blocks, planes) per layer; written from its published layout, not from our mapping
+RESNET50 = ((3, 64), (4, 128), (6, 256), (3, 512))
+
+
+def _he(cout: int, cin: int, k: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.randn(cout, cin, k, k, generator=gen) * (2.0 / (cin * k * k)) ** 0.5
+
+
+def _bn(prefix: str, c: int, gen: torch.Generator) -> dict:
+    """BatchNorm entries with values a trained network could hold (so activations stay finite in training)."""
+    return {f"{prefix}.weight": 0.25 + 0.5 * torch.rand(c, generator=gen),
+            f"{prefix}.bias": 0.1 * torch.randn(c, generator=gen),
+            f"{prefix}.running_mean": 0.1 * torch.randn(c, generator=gen),
+            f"{prefix}.running_var": 0.5 + torch.rand(c, generator=gen),
+            f"{prefix}.num_batches_tracked": torch.tensor(7)}
+
+
+def torchvision_resnet50_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """A state dict with every key and shape of torchvision's resnet50 (random values), fc included."""
+    gen = torch.Generator().manual_seed(seed)
+    state = {"conv1.weight": _he(64, 3, 7, gen), **_bn("bn1", 64, gen)}
+    cin = 64
+    for layer, (blocks, planes) in enumerate(RESNET50, start=1):
+        for b in range(blocks):
+            p = f"layer{layer}.{b}"
+            state[f"{p}.conv1.weight"] = _he(planes, cin, 1, gen)
+            state.update(_bn(f"{p}.bn1", planes, gen))
+            state[f"{p}.conv2.weight"] = _he(planes, planes, 3, gen)
+            state.update(_bn(f"{p}.bn2", planes, gen))
+            state[f"{p}.conv3.weight"] = _he(planes * 4, planes, 1, gen)
+            state.update(_bn(f"{p}.bn3", planes * 4, gen))
+            if b == 0:
+                state[f"{p}.downsample.0.weight"] = _he(planes * 4, cin, 1, gen)
+                state.update(_bn(f"{p}.downsample.1", planes * 4, gen))
+            cin = planes * 4
+    state["fc.weight"] = torch.randn(1000, 2048, generator=gen)
+    state["fc.bias"] = torch.randn(1000, generator=gen)
+    return state

@@ -200,7 +200,8 @@ def test_load_pretrained_loads_a_fitting_file_in_each_layout(tmp_path):
         torch.save(content, tmp_path / name)
         target = _backbone(seed=2)
         assert not torch.equal(target.state_dict()["stem.0.weight"], state["stem.0.weight"])
-        assert load_pretrained(target, tmp_path / name) is None
+        report = load_pretrained(target, tmp_path / name)
+        assert report == {"file": str(tmp_path / name), "naming": "own", "loaded": len(state), "dropped": []}
         for k, v in target.state_dict().items():
             assert torch.equal(v, state[k]), (name, k)
 
@@ -341,3 +342,30 @@ def test_aspect_jitter_stretches_both_crops_of_a_pair_alike(sequences):
         changes.append(t)
     changes = np.array(changes)
     assert changes.max() > 1.5 and changes.min() < 1 / 1.5 and (changes < np.exp(0.7) + 1e-6).all()
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_and_channels_last_train_on_cpu(sequences, tmp_path, precision):
+    """The GPU options run where no GPU is: autocast (fp16 through a gradient scaler), NHWC layout; the loss falls
+    and, in bf16, ends within 10% of fp32 training's on the same pairs (fp16's scaler skips its first steps while
+    it lowers the initial scale of 2^16, so 12 steps say nothing about its distance)."""
+    cfg = TrainConfig(epochs=3, pairs_per_epoch=32, batch_size=8, lr=5e-3, lr_end=2e-3, warmup_epochs=0)
+    res = dataclasses.replace(RES, channels_last=True)
+    data = lambda: PairDataset(sequences, PAIRS, CROP, 32, seed=0)  # noqa: E731
+    mixed = train(tiny_model(), data(), 64, dataclasses.replace(cfg, precision=precision), res, seed=0)
+    full = train(tiny_model(), data(), 64, cfg, RES, seed=0)
+    losses = [e["loss/total"] for e in mixed["epochs"]]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    if precision == "bf16":
+        assert abs(losses[-1] - full["epochs"][-1]["loss/total"]) < 0.1 * full["epochs"][-1]["loss/total"]
+
+
+def test_micro_batches_split_the_batch_as_ranks_do():
+    from automatch_lib.train import micro_batch
+
+    batch = {"search": torch.arange(8).view(8, 1), "maps": [torch.arange(8), torch.arange(8) * 10], "name": "x"}
+    part = micro_batch(batch, 1, 2)
+    assert part["search"].flatten().tolist() == [1, 3, 5, 7] and part["maps"][1].tolist() == [10, 30, 50, 70]
+    assert part["name"] == "x"
+    with pytest.raises(ValueError, match="2 micro-batches"):
+        train(tiny_model(), None, 64, TrainConfig(batch_size=7, micro_batches=2), RES)

@@ -89,7 +89,7 @@ def cache_features(p: Params, data_root: str | Path, backbone: str | Path, out_d
     """Draw `features.train_pairs` training and `features.val_pairs` validation pairs once, run them through the
     frozen backbone and write `<out_dir>/train.pt` and `<out_dir>/val.pt`. Returns counts, sizes and seconds."""
     configure_threads(p.resources.threads)
-    net = build_backbone(p.model.backbone)
+    net = build_backbone(p.model.backbone, color=p.model.color)
     load_pretrained(net, backbone)
     summary = {}
     for split, count, seed in (("train", p.features.train_pairs, p.features.seed),

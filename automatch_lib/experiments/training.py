@@ -22,6 +22,7 @@ from ..io import write_json
 from ..model.backbone import load_pretrained
 from ..model.genotype import Genotype, parse_arch
 from ..model.network import SiameseNet
+from ..operators import check_operator_options
 from ..threads import run_jobs
 from ..train import train
 
@@ -34,12 +35,17 @@ def make_model(p: Params, cls_ops: list[str], reg_ops: list[str], matching: str 
     every process. `backbone` (a file written by the pretrain stage) loads the shared backbone and freezes it;
     otherwise `model.pretrained` (a local file) initialises it when set.
     """
+    try:
+        check_operator_options(p.model.operator_options)
+    except ValueError as exc:
+        raise ConfigError(f"model.{exc}") from None
     torch.manual_seed(seed)
     kwargs = {}
     if matching in ("bcm", "bcm_operator"):
         kwargs = dict(init=p.search.init, tau=p.search.tau, noise=p.search.noise)
     model = SiameseNet(cls_ops, reg_ops, backbone=p.model.backbone, channels=p.model.channels,
-                       matching=matching, matching_kwargs=kwargs, head_layers=p.model.head_layers)
+                       matching=matching, matching_kwargs=kwargs, head_layers=p.model.head_layers,
+                       color=p.model.color, operator_options=p.model.operator_options)
     if backbone is not None:
         load_pretrained(model.backbone, backbone)
         model.backbone.requires_grad_(False)

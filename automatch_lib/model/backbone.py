@@ -3,10 +3,13 @@
 The official AutoMatch uses ResNet-50 with a dilated layer3 and feeds conv3 (layer2) to the classification
 branch and conv4 (layer3) to the regression branch, both at stride 8. `SmallBackbone` keeps that shape at a
 CPU-friendly size (~0.15 M parameters); `ResNet50Dilated` is the paper's backbone for the GPU profile (weights
-from a local path only, see `load_pretrained`). Images enter as float BGR 0..255 (B, 3, H, W).
+from a local path only, see `load_pretrained`, which also reads torchvision's and the official code's key names).
+Images enter as float BGR 0..255 (B, 3, H, W), as OpenCV reads them; `Normalize` turns them into what the weights
+expect (ImageNet statistics, in RGB order for ImageNet weights: `color='rgb'`).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -17,16 +20,25 @@ _MEAN = (0.406 * 255, 0.456 * 255, 0.485 * 255)
 _STD = (0.225 * 255, 0.224 * 255, 0.229 * 255)
 
 
-class Normalize(nn.Module):
-    """(x - mean) / std per channel, for BGR 0..255 images."""
+COLORS = ("bgr", "rgb")
 
-    def __init__(self):
+
+class Normalize(nn.Module):
+    """(x - mean) / std per channel of BGR 0..255 images (ImageNet statistics), then, for color='rgb', the channels
+    reversed to R, G, B: what torchvision's ImageNet weights were trained on. color='bgr' keeps OpenCV's order (the
+    backbone pretrained here). (B, 3, H, W) -> (B, 3, H, W)."""
+
+    def __init__(self, color: str = "bgr"):
         super().__init__()
+        if color not in COLORS:
+            raise ValueError(f"unknown color order {color!r}; use one of {COLORS}")
+        self.color = color
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
+        x = (x - self.mean) / self.std
+        return x.flip(1) if self.color == "rgb" else x
 
 
 class BasicBlock(nn.Module):
@@ -55,10 +67,10 @@ class SmallBackbone(nn.Module):
     widths = (stem, stage1, stage2 ('conv3'), stage3 ('conv4')). Map size = ceil(input / 8).
     """
 
-    def __init__(self, widths: tuple[int, int, int, int] = (24, 32, 48, 64)):
+    def __init__(self, widths: tuple[int, int, int, int] = (24, 32, 48, 64), color: str = "bgr"):
         super().__init__()
         w0, w1, w2, w3 = widths
-        self.normalize = Normalize()
+        self.normalize = Normalize(color)
         self.stem = nn.Sequential(nn.Conv2d(3, w0, 3, 2, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True))
         self.layer1 = BasicBlock(w0, w1, stride=2)
         self.layer2 = nn.Sequential(BasicBlock(w1, w2, stride=2), BasicBlock(w2, w2))
@@ -98,9 +110,9 @@ class ResNet50Dilated(nn.Module):
     geometry code serves both backbones. Channels: (512, 1024).
     """
 
-    def __init__(self):
+    def __init__(self, color: str = "bgr"):
         super().__init__()
-        self.normalize = Normalize()
+        self.normalize = Normalize(color)
         self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
                                   nn.MaxPool2d(3, 2, 1))
         self.layer1 = self._stage(64, 64, 3)
@@ -130,12 +142,62 @@ def build_backbone(name: str, **kwargs) -> nn.Module:
     return BACKBONES[name](**kwargs)
 
 
-def load_pretrained(backbone: nn.Module, path: str | Path) -> None:
+# torchvision / official ResNet naming -> ours. The official code (SOTS) stores the backbone under 'features.features.'
+# with torchvision's names inside; layer4 and fc exist in ImageNet files but not in the dilated backbone (stride 8).
+_PREFIXES = ("module.", "backbone.", "features.features.", "features.")
+_RESNET_RULES = [
+    (re.compile(r"^conv1\.(.*)$"), r"stem.0.\1"),
+    (re.compile(r"^bn1\.(.*)$"), r"stem.1.\1"),
+    (re.compile(r"^(layer\d\.\d+)\.conv1\.(.*)$"), r"\1.body.0.\2"),
+    (re.compile(r"^(layer\d\.\d+)\.bn1\.(.*)$"), r"\1.body.1.\2"),
+    (re.compile(r"^(layer\d\.\d+)\.conv2\.(.*)$"), r"\1.body.3.\2"),
+    (re.compile(r"^(layer\d\.\d+)\.bn2\.(.*)$"), r"\1.body.4.\2"),
+    (re.compile(r"^(layer\d\.\d+)\.conv3\.(.*)$"), r"\1.body.6.\2"),
+    (re.compile(r"^(layer\d\.\d+)\.bn3\.(.*)$"), r"\1.body.7.\2"),
+    (re.compile(r"^(layer\d\.\d+)\.downsample\.(.*)$"), r"\1.shortcut.\2"),
+]
+_UNUSED = re.compile(r"^(layer4|fc)\.")
+
+
+def _strip_prefix(key: str) -> str:
+    for prefix in _PREFIXES:
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
+
+
+def resnet_key(key: str) -> str:
+    """A torchvision-named ResNet key ('layer2.0.downsample.0.weight') -> this backbone's name
+    ('layer2.0.shortcut.0.weight'); other keys unchanged."""
+    for pattern, repl in _RESNET_RULES:
+        if pattern.match(key):
+            return pattern.sub(repl, key)
+    return key
+
+
+def map_state_dict(state: dict, own: set[str]) -> tuple[dict, str, list[str]]:
+    """(state renamed to this project's keys, the naming found ('own' or 'torchvision'), keys dropped as unused).
+
+    Prefixes from wrappers ('module.', 'backbone.', the official 'features.features.') are removed; torchvision's
+    ResNet names (recognised by a top-level 'conv1.') are translated; layer4.* and fc.* are dropped only when the
+    backbone has no such module (the dilated ResNet-50 stops at layer3)."""
+    state = {_strip_prefix(k): v for k, v in state.items()}
+    naming = "torchvision" if any(k.startswith("conv1.") for k in state) else "own"   # our stems are 'stem.*'
+    if naming == "own":
+        return state, naming, []
+    modules = {k.split(".")[0] for k in own}
+    dropped = sorted(k for k in state if _UNUSED.match(k) and k.split(".")[0] not in modules)
+    return {resnet_key(k): v for k, v in state.items() if k not in dropped}, naming, dropped
+
+
+def load_pretrained(backbone: nn.Module, path: str | Path) -> dict:
     """Load backbone weights from a local file (never from a hub); fails loudly when they do not fit.
 
     The file is a state dict (optionally under a 'state_dict', 'model' or 'backbone' key) read with
-    weights_only=True; keys may carry a 'backbone.' prefix. A missing file raises FileNotFoundError; a missing or
-    unexpected backbone key or a shape mismatch raises ValueError naming the file and the first offending keys.
+    weights_only=True, in this project's naming or in torchvision's / the official code's ResNet naming
+    (`map_state_dict`). A missing file raises FileNotFoundError; a missing or unexpected key or a shape mismatch
+    raises ValueError naming the file and the offending keys; torchvision-named (ImageNet) weights into a backbone
+    that feeds BGR raise ValueError too (set `model.color: rgb`). Returns {'file', 'naming', 'loaded', 'dropped'}.
     """
     path = Path(path)
     if not path.is_file():
@@ -144,12 +206,18 @@ def load_pretrained(backbone: nn.Module, path: str | Path) -> None:
     for key in ("state_dict", "model", "backbone"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]
-    state = {k.removeprefix("backbone."): v for k, v in state.items()}
     own = backbone.state_dict()
+    state, naming, dropped = map_state_dict(state, set(own))
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+             if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or wrong:
-        raise ValueError(f"{path}: weights do not fit the {type(backbone).__name__} backbone: missing "
-                         f"{missing[:5]} ({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)}), "
-                         f"wrong shape {wrong[:5]} ({len(wrong)})")
+        raise ValueError(f"{path}: weights ({naming} naming) do not fit the {type(backbone).__name__} backbone: "
+                         f"missing {missing[:8]} ({len(missing)}), unexpected {unexpected[:8]} ({len(unexpected)}), "
+                         f"wrong shape {wrong[:8]} ({len(wrong)})")
+    color = getattr(getattr(backbone, "normalize", None), "color", "bgr")
+    if naming == "torchvision" and color != "rgb":
+        raise ValueError(f"{path}: torchvision-named (ImageNet) weights expect RGB input, but the backbone feeds "
+                         f"{color.upper()}; set model.color: rgb")
     backbone.load_state_dict(state)
+    return {"file": str(path), "naming": naming, "loaded": len(state), "dropped": dropped}

@@ -4,9 +4,11 @@ A matching network maps (search_feat (B, C, Hx, Wx), template_feat (B, C, Hz, Wz
 (B, C, Hx, Wx), like a single operator, and exposes `arch_parameters()` (empty unless it is searched).
 
 `MATCHING_KINDS` holds one factory per kind, `factory(operators, channels, **kwargs) -> nn.Module`:
-'fixed' (below: what single-operator trackers, the retrained AutoMatch tracker and the retained-k ablation use) and
-'cell' (the discrete cell derived from a searched DARTS-like cell, named by edge specs 'op@i-j') are registered here; the searchable kinds ('bcm', 'bcm_operator', 'darts_cell') are registered by
-`automatch_lib.search` when it is imported, so the model package never imports the search package.
+'fixed' (below: single-operator trackers, the retrained AutoMatch tracker, the retained-k ablation) and 'cell' (the
+discrete cell derived from a searched DARTS-like cell, named by edge specs 'op@i-j') are registered here; the
+searchable kinds ('bcm', 'bcm_operator', 'darts_cell') are registered by `automatch_lib.search` when it is imported,
+so the model package never imports the search package. Every kind takes `operator_options` (per-operator
+constructor arguments, `model.operator_options`) and hands it to `build_operator`.
 """
 from __future__ import annotations
 
@@ -45,12 +47,12 @@ class MatchingNetwork(nn.Module):
     """Fixed set of matching operators fused by concatenation + 1x1 conv + BN + LeakyReLU back to C channels, as
     in the paper (Sec. 4.1) and the official LTM module."""
 
-    def __init__(self, operators: list[str], channels: int):
+    def __init__(self, operators: list[str], channels: int, operator_options: dict | None = None):
         super().__init__()
         if not operators:
             raise ValueError("a matching network needs at least one operator")
         self.names = list(operators)
-        self.ops = nn.ModuleList(build_operator(n, channels) for n in self.names)
+        self.ops = nn.ModuleList(build_operator(n, channels, operator_options) for n in self.names)
         self.fuse = conv_bn_act(len(self.names) * channels, channels, k=1)
 
     def forward(self, search_feat: torch.Tensor, template_feat: torch.Tensor,
@@ -84,7 +86,7 @@ class DerivedCell(nn.Module):
     edges become one operator each). `operators` are edge specs 'op@i-j' (`cell_edge`); every node needs an edge.
     (B, C, Hx, Wx) search map, (B, C, Hz, Wz) template map, (B, 4) template box -> (B, C, Hx, Wx)."""
 
-    def __init__(self, operators: list[str], channels: int):
+    def __init__(self, operators: list[str], channels: int, operator_options: dict | None = None):
         super().__init__()
         edges = [cell_edge(o) for o in operators]
         if not edges or None in edges:
@@ -95,7 +97,7 @@ class DerivedCell(nn.Module):
         fan_in = [sum(j == n for _, j in self.edges) for n in range(1, self.nodes + 1)]
         if 0 in fan_in:
             raise ValueError(f"derived cell {list(operators)}: node {fan_in.index(0) + 1} has no incoming edge")
-        self.ops = nn.ModuleList(build_operator(op, channels) for op, _, _ in edges)
+        self.ops = nn.ModuleList(build_operator(op, channels, operator_options) for op, _, _ in edges)
         self.node_fuse = nn.ModuleList(conv_bn_act(n * channels, channels, k=1) for n in fan_in)
         self.out_fuse = conv_bn_act(self.nodes * channels, channels, k=1)
 

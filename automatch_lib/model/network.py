@@ -20,23 +20,28 @@ class SiameseNet(nn.Module):
     """Ocean-style anchor-free Siamese tracker network with pluggable matching networks.
 
     forward(template (B, 3, Hz', Wz'), search (B, 3, Hx', Wx'), template_box (B, 4) x1, y1, x2, y2 in template-crop
-    pixels; template and search may instead be the backbone's cached (mid, deep) maps, see `features`) -> {'cls': (B, 1, H, W) logits, 'reg': (B, 4, H, W) ltrb in search-crop pixels}; H, W = ceil(Hx' / 8).
-    The constructor arguments are stored in `config` so a checkpoint can rebuild the network alone.
+    pixels; template and search may instead be the backbone's cached (mid, deep) maps, see `features`)
+    -> {'cls': (B, 1, H, W) logits, 'reg': (B, 4, H, W) ltrb in search-crop pixels}; H, W = ceil(Hx' / 8).
+    The constructor arguments are stored in `config` so a checkpoint can rebuild the network alone. `color` is the
+    channel order the backbone's weights expect ('rgb' for ImageNet weights, see `backbone.Normalize`);
+    `operator_options` holds per-operator constructor arguments (`model.operator_options`).
     """
 
     def __init__(self, cls_ops: list[str], reg_ops: list[str], backbone: str = "small", channels: int = 48,
-                 matching: str = "fixed", matching_kwargs: dict | None = None, head_layers: int = 2):
+                 matching: str = "fixed", matching_kwargs: dict | None = None, head_layers: int = 2,
+                 color: str = "bgr", operator_options: dict | None = None):
         super().__init__()
         self.config = dict(cls_ops=list(cls_ops), reg_ops=list(reg_ops), backbone=backbone, channels=channels,
-                           matching=matching, matching_kwargs=dict(matching_kwargs or {}), head_layers=head_layers)
-        self.backbone = build_backbone(backbone)
+                           matching=matching, matching_kwargs=dict(matching_kwargs or {}), head_layers=head_layers,
+                           color=color, operator_options=dict(operator_options or {}))
+        self.backbone = build_backbone(backbone, color=color)
         c_mid, c_deep = self.backbone.out_channels
         self.stride = self.backbone.stride
         self.neck_cls = nn.Sequential(nn.Conv2d(c_mid, channels, 1, bias=False), nn.BatchNorm2d(channels),
                                       nn.ReLU(inplace=True))
         self.neck_reg = nn.Sequential(nn.Conv2d(c_deep, channels, 1, bias=False), nn.BatchNorm2d(channels),
                                       nn.ReLU(inplace=True))
-        kw = self.config["matching_kwargs"]
+        kw = {**self.config["matching_kwargs"], "operator_options": self.config["operator_options"]}
         self.match_cls = build_matching(matching, cls_ops, channels, **kw)
         self.match_reg = build_matching(matching, reg_ops, channels, **kw)
         self.cls_head = ClassificationHead(channels, head_layers)

@@ -44,8 +44,26 @@ SEARCH_SPACE = ("point_dw", "concat", "pointwise_add", "pairwise_relation", "fil
 BASELINE_OPERATORS = ("dw_xcorr",)
 
 
-def build_operator(name: str, channels: int) -> nn.Module:
-    """Instantiate operator ``name``; unknown names raise a ValueError listing the known ones."""
+def build_operator(name: str, channels: int, options: dict | None = None) -> nn.Module:
+    """Instantiate operator ``name`` with C = `channels`; `options` maps operator names to extra constructor
+    arguments (`model.operator_options`, e.g. {'pg_corr': {'template_cells': 7}}) and may name other operators.
+    Unknown names raise a ValueError listing the known ones."""
     if name not in OPERATORS:
         raise ValueError(f"unknown matching operator {name!r}; known: {', '.join(OPERATORS)}")
-    return OPERATORS[name](channels=channels)
+    return OPERATORS[name](channels=channels, **(options or {}).get(name, {}))
+
+
+def check_operator_options(options: dict) -> None:
+    """Raise a ValueError naming the operator and argument when `options` names an unknown operator or an argument
+    its constructor does not take (`channels` is set by the network and may not be given)."""
+    import inspect
+    for name, kwargs in options.items():
+        if name not in OPERATORS:
+            raise ValueError(f"operator_options: unknown matching operator {name!r}; known: {', '.join(OPERATORS)}")
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"operator_options.{name}: expected a mapping of constructor arguments, got {kwargs!r}")
+        accepted = set(inspect.signature(OPERATORS[name]).parameters) - {"channels"}
+        for key in kwargs:
+            if key not in accepted:
+                raise ValueError(f"operator_options.{name}.{key}: not an argument of {OPERATORS[name].__name__}; "
+                                 f"known: {sorted(accepted)}")

@@ -49,14 +49,14 @@ class BCMMatching(nn.Module):
     """
 
     def __init__(self, operators: list[str], channels: int, granularity: str = "channel", init: float = 1.0,
-                 tau: float = 1.0, noise: bool = False):
+                 tau: float = 1.0, noise: bool = False, operator_options: dict | None = None):
         super().__init__()
         if granularity not in ("channel", "operator"):
             raise ValueError(f"granularity must be 'channel' or 'operator', got {granularity!r}")
         self.names = list(operators)
         self.channels = channels
         self.tau, self.noise = tau, noise
-        self.ops = nn.ModuleList(build_operator(n, channels) for n in self.names)
+        self.ops = nn.ModuleList(build_operator(n, channels, operator_options) for n in self.names)
         width = channels if granularity == "channel" else 1
         self.manipulators = nn.Parameter(torch.full((len(self.names), width), float(init)))
         self.fuse = conv_bn_act(len(self.names) * channels, channels, k=1)

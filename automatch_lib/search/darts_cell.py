@@ -23,9 +23,9 @@ from ..operators.common import conv_bn_act
 class MixedEdge(nn.Module):
     """Softmax-weighted sum of all candidate operators applied to one input state."""
 
-    def __init__(self, operators: list[str], channels: int):
+    def __init__(self, operators: list[str], channels: int, operator_options: dict | None = None):
         super().__init__()
-        self.ops = nn.ModuleList(build_operator(n, channels) for n in operators)
+        self.ops = nn.ModuleList(build_operator(n, channels, operator_options) for n in operators)
 
     def forward(self, state: torch.Tensor, template_feat: torch.Tensor, template_box: torch.Tensor,
                 weights: torch.Tensor) -> torch.Tensor:
@@ -36,7 +36,7 @@ class MixedEdge(nn.Module):
 class DartsMatchingCell(nn.Module):
     """A DAG of `nodes` nodes over matching operators, with per-edge architecture logits `alphas` (E, m)."""
 
-    def __init__(self, operators: list[str], channels: int, nodes: int = 2):
+    def __init__(self, operators: list[str], channels: int, nodes: int = 2, operator_options: dict | None = None):
         super().__init__()
         self.names = list(operators)
         self.nodes = nodes
@@ -45,7 +45,7 @@ class DartsMatchingCell(nn.Module):
         self.node_fuse = nn.ModuleList()
         for j in range(1, nodes + 1):
             for i in range(j):
-                self.edges.append(MixedEdge(self.names, channels))
+                self.edges.append(MixedEdge(self.names, channels, operator_options))
                 self.edge_index.append((j, i))
             self.node_fuse.append(conv_bn_act(j * channels, channels, k=1))
         self.out_fuse = conv_bn_act(nodes * channels, channels, k=1)
