@@ -93,7 +93,7 @@ def cmd_evaluate(args) -> None:
         if args.max_sequences:
             sequences = sequences[:args.max_sequences]
         out_dir = Path(args.results) / bench / name
-        m = results[bench] = evaluate_tracker(tracker, sequences, out_dir, p.resources.progress, bench)
+        m = results[bench] = evaluate_tracker(tracker, sequences, out_dir, p.resources.progress, bench, args.batch)
         print(f"{name} on {bench} ({len(sequences)} sequences, {m['protocol']} protocol): success AUC "
               f"{m['success_auc']:.4f}, precision@20 {m['precision_20']:.4f}, {m['fps']:.1f} FPS -> {out_dir}")
     if len(results) > 1:
@@ -200,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--name", default=None, help="result folder name (default: checkpoint stem or tracker kind)")
     e.add_argument("--results", default="results")
     e.add_argument("--max-sequences", type=int, default=0)
+    e.add_argument("--batch", type=int, default=1, help="track this many sequences in lockstep (ours; faster, fps "
+                   "then from one sequence; default 1: every sequence one frame after another)")
     e.set_defaults(func=cmd_evaluate)
 
     b = sub.add_parser("bench", help="tracking speed of our checkpoints and OpenCV's trackers on the same frames")

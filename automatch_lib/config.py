@@ -157,6 +157,31 @@ class BaselineConfig(Section):
     reg_ops: list = field(default_factory=lambda: ["dw_xcorr"])
 
 
+def _ratio_list(value) -> str | None:
+    if not value or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value) \
+            or len(set(value)) != len(value):
+        return "expected a non-empty list of distinct positive aspect ratios (h / w)"
+    return None
+
+
+@dataclass
+class PGNetConfig(Section):
+    """PG-Net's anchors and loss (model.anchors); its network takes channels, backbone and the pg_corr template
+    size from `model`, its schedule from `train`. SiamRPN++'s values: 5 ratios, IoU >= 0.6 positive, < 0.3
+    negative, regression weighted 1.2."""
+
+    SECTION: typing.ClassVar[str] = "pgnet"
+    ratios: list = field(default_factory=lambda: [0.33, 0.5, 1.0, 2.0, 3.0], metadata=dict(check=_ratio_list))
+    pos_iou: float = field(default=0.6, metadata=dict(min=0, max=1))
+    neg_iou: float = field(default=0.3, metadata=dict(min=0, max=1))
+    reg_weight: float = field(default=1.2, metadata=NON_NEGATIVE)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.neg_iou > self.pos_iou:
+            raise ConfigError(f"pgnet.neg_iou = {self.neg_iou} must not exceed pgnet.pos_iou = {self.pos_iou}")
+
+
 @dataclass
 class SearchConfig(Section):
     """BCM bilevel search. Paper: 5 epochs of 6e5 pairs, weight lr 1e-3 -> 1e-4 exponential."""
@@ -243,7 +268,9 @@ class AnalysisConfig(Section):
     # the variants and compared with the main search's (retained@<search.retain>)
     ablations: dict = field(default_factory=lambda: {
         "second_order_sgd": {"optimizer": "sgd", "unrolled": True}, "first_order_sgd": {"optimizer": "sgd"},
-        "cell": {"granularity": "cell"}, "operator": {"granularity": "operator"}},
+        "cell": {"granularity": "cell"}, "operator": {"granularity": "operator"},
+        "pg_corr": {"operators": ["point_dw", "concat", "pointwise_add", "pairwise_relation", "film",
+                                  "simple_transformer", "transductive_guidance", "pg_corr"]}},
         metadata=dict(check=_ablation_map))
     search_seeds: list = field(default_factory=lambda: [0], metadata=dict(check=_seed_list))
     efficiency_pairs: float = field(default=2.5, metadata=dict(min=1))  # 08_efficiency: the baseline's pairs, x
@@ -294,11 +321,14 @@ def _peer_list(value) -> str | None:
 
 @dataclass
 class EvaluateConfig(Section):
-    """Settings of the evaluate stage beyond tracking itself (the speed benchmark)."""
+    """How the pipeline's stages run trackers over a split: lockstep batches, the speed benchmark, the peers."""
 
     SECTION: typing.ClassVar[str] = "evaluate"
     speed_frames: int = field(default=150, metadata=POSITIVE)    # frames timed per tracker
     speed_repeats: int = field(default=3, metadata=POSITIVE)     # interleaved repeats; the median is kept
+    # sequences our trackers track in lockstep, one network batch per frame index (evaluation.ope): tuning, test
+    # and variant runs; a result parameter (batched convolutions round differently, ~1e-6), 1 = one by one
+    batch: int = field(default=16, metadata=POSITIVE)
     peers: list = field(default_factory=lambda: ["csrt", "kcf", "mil"],
                         metadata=dict(check=_peer_list))           # OpenCV trackers beside ours on the test split
 
@@ -324,7 +354,7 @@ class ResourcesConfig(Section):
 
 SECTIONS: dict[str, type] = {cls.SECTION: cls for cls in (
     SyntheticConfig, CropConfig, PairConfig, ModelConfig, PretrainConfig, FeaturesConfig, TrainConfig,
-    BaselineConfig, SearchConfig,
+    BaselineConfig, PGNetConfig, SearchConfig,
     RandomSearchConfig, AnalysisConfig, TrackConfig, TuneConfig, EvaluateConfig, ResourcesConfig, ProfileConfig)}
 
 
@@ -340,6 +370,7 @@ class Params:
     features: FeaturesConfig
     train: TrainConfig
     baseline: BaselineConfig
+    pgnet: PGNetConfig
     search: SearchConfig
     random_search: RandomSearchConfig
     analysis: AnalysisConfig

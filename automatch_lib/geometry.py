@@ -23,6 +23,12 @@ def context_size(w: float, h: float, context: float) -> float:
     return math.sqrt((w + p) * (h + p))
 
 
+def mean_colour(image: np.ndarray) -> np.ndarray:
+    """(3,) mean of each channel of an H x W x 3 image, the crops' fill colour. OpenCV's mean: numpy's
+    `mean(axis=0)` over the pixels costs 2 ms a 320 x 240 frame, more than the rest of drawing a training pair."""
+    return np.array(cv2.mean(image)[:3])
+
+
 def crop(image: np.ndarray, center: tuple[float, float], side: tuple[float, float], out_size: int,
          pad_value: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Crop a (side_w x side_h) source region centred at `center`, resized to out_size x out_size.
@@ -33,7 +39,7 @@ def crop(image: np.ndarray, center: tuple[float, float], side: tuple[float, floa
     matrix = np.array([[sx, 0.0, out_size / 2 - sx * center[0]],
                        [0.0, sy, out_size / 2 - sy * center[1]]], dtype=np.float64)
     if pad_value is None:
-        pad_value = image.reshape(-1, 3).mean(axis=0)
+        pad_value = mean_colour(image)
     out = cv2.warpAffine(image, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in pad_value))
     return out, matrix

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from .config import ResourcesConfig, TrainConfig
-from .model.losses import tracking_loss
-from .model.network import SiameseNet, save_checkpoint
+from .model.network import save_checkpoint
 from .threads import configure_threads, worker_init
 
 
@@ -65,18 +65,18 @@ def to_device(batch: dict, device: torch.device) -> dict:
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def batch_loss(forward, batch: dict, search_size: int, stride: int, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
+def batch_loss(forward, batch: dict, search_size: int, loss, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     """Forward one batch of pairs (already on the model's device) through `forward` (a model or a functional
-    call of one) and return (loss, stats). With cfg.precision bf16/fp16 the forward runs under autocast and the
-    loss in fp32."""
+    call of one) and return (loss, stats) from `loss`, the network family's own (`model.loss`: Ocean's for
+    SiameseNet, anchors for PGNet). With cfg.precision bf16/fp16 the forward runs under autocast and the loss in
+    fp32."""
     if cfg.precision in AUTOCAST:
         with torch.autocast(batch["template_box"].device.type, dtype=AUTOCAST[cfg.precision]):
             out = forward(batch["template"], batch["search"], batch["template_box"])
         out = {k: v.float() for k, v in out.items()}
     else:
         out = forward(batch["template"], batch["search"], batch["template_box"])
-    return tracking_loss(out, batch["search_box"], batch["negative"], (search_size, search_size), stride,
-                         cfg.label_radius, cfg.reg_weight)
+    return loss(out, batch["search_box"], batch["negative"], search_size, cfg)
 
 
 def micro_batch(batch: dict, index: int, count: int) -> dict:
@@ -86,7 +86,7 @@ def micro_batch(batch: dict, index: int, count: int) -> dict:
     return {k: [cut(x) for x in v] if isinstance(v, (list, tuple)) else cut(v) for k, v in batch.items()}
 
 
-def build_optimizer(model: SiameseNet, cfg: TrainConfig, params=None) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, cfg: TrainConfig, params=None) -> torch.optim.Optimizer:
     """AdamW or SGD over the weight parameters; the backbone group gets lr * backbone_lr_scale."""
     params = list(params if params is not None else model.weight_parameters())
     backbone = {id(p) for p in model.backbone.parameters()}
@@ -99,11 +99,11 @@ def build_optimizer(model: SiameseNet, cfg: TrainConfig, params=None) -> torch.o
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use 'adamw' or 'sgd'")
 
 
-def weight_step(forward, batch: dict, optimizer: torch.optim.Optimizer, search_size: int, stride: int,
+def weight_step(forward, batch: dict, optimizer: torch.optim.Optimizer, search_size: int, loss,
                 cfg: TrainConfig, where: str = "", scaler: torch.amp.GradScaler | None = None) -> dict:
     """One update of the network weights on one batch, shared by training and the search's lower level.
 
-    loss = WBCE + reg_weight * IoU (`batch_loss`); backward (over cfg.micro_batches micro-batches, gradients
+    `loss` is the network's own (`model.loss`, see `batch_loss`); backward (over cfg.micro_batches micro-batches, gradients
     averaged; under DDP only the last one synchronises); clip the gradient norm of the optimizer's parameters to
     cfg.grad_clip; step (through `scaler` for fp16). Only the optimizer's parameters move (the search's manipulators
     are not in it). Returns the loss statistics (means over micro-batches); a non-finite loss stops training with an
@@ -116,11 +116,11 @@ def weight_step(forward, batch: dict, optimizer: torch.optim.Optimizer, search_s
         part = batch if k == 1 else micro_batch(batch, c, k)
         sync = c == k - 1 or not hasattr(forward, "no_sync")
         with contextlib.nullcontext() if sync else forward.no_sync():
-            loss, stats = batch_loss(forward, part, search_size, stride, cfg)
+            value, stats = batch_loss(forward, part, search_size, loss, cfg)
             if not math.isfinite(stats["loss/total"]):
                 raise FloatingPointError(f"non-finite loss {stats['loss/total']} {where}")
-            loss = loss / k if k > 1 else loss
-            (scaler.scale(loss) if scaler is not None else loss).backward()
+            value = value / k if k > 1 else value
+            (scaler.scale(value) if scaler is not None else value).backward()
         for key, v in stats.items():
             totals[key] = totals.get(key, 0.0) + v / k
     if scaler is not None:
@@ -162,14 +162,14 @@ def rank_rng_states() -> list[torch.Tensor]:
     return states
 
 
-def set_backbone_frozen(model: SiameseNet, frozen: bool) -> bool:
+def set_backbone_frozen(model: nn.Module, frozen: bool) -> bool:
     """Switch the backbone's requires_grad; True if the set of trainable parameters changed."""
     changed = any(p.requires_grad == frozen for p in model.backbone.parameters())
     model.backbone.requires_grad_(not frozen)
     return changed
 
 
-def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resources: ResourcesConfig,
+def train(model: nn.Module, dataset, search_size: int, cfg: TrainConfig, resources: ResourcesConfig,
           checkpoint: str | Path | None = None, resume: bool = True, extra: dict | None = None,
           seed: int = 0) -> dict:
     """Train `model` on `dataset` (a PairDataset of images, or a FeatureSet of cached backbone maps, which leaves the
@@ -231,7 +231,7 @@ def train(model: SiameseNet, dataset, search_size: int, cfg: TrainConfig, resour
             if resources.channels_last:
                 batch = {k: v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4
                          else v for k, v in batch.items()}
-            stats = weight_step(net, batch, optimizer, search_size, model.stride, cfg,
+            stats = weight_step(net, batch, optimizer, search_size, model.loss, cfg,
                                 where=f"at epoch {epoch + 1} step {i + 1}", scaler=scaler)
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v

@@ -147,12 +147,13 @@ def test_response_around_a_box_leaves_the_tracker_state_alone():
     tracker = SiameseTracker(net, TrackConfig(), CropConfig())
     image = np.random.default_rng(2).integers(0, 255, size=(120, 160, 3), dtype=np.uint8)
     tracker.init(image, [40, 30, 20, 24])
-    center, size = tracker.center.copy(), tracker.size.copy()
+    center, size = tracker.center[0].copy(), tracker.size[0].copy()
     view = tracker.response(image, np.array([70.0, 50.0, 30.0, 20.0]))
-    assert view["patch"].shape == (96, 96, 3) and view["score"].shape == view["ltrb"].shape[1:]
+    assert view["patch"].shape == (96, 96, 3) and view["score"].shape == view["boxes"].shape[1:3]
+    assert view["scores"].shape == view["boxes"].shape[:3] == (1, *view["score"].shape)
     assert ((0 <= view["score"]) & (view["score"] <= 1)).all()
-    np.testing.assert_array_equal(tracker.center, center)
-    np.testing.assert_array_equal(tracker.size, size)
+    np.testing.assert_array_equal(tracker.center[0], center)
+    np.testing.assert_array_equal(tracker.size[0], size)
     same = tracker.response(image)
     again = tracker.response(image, np.array([*(center - size / 2), *size]))
     np.testing.assert_allclose(same["score"], again["score"])     # the state's box gives the state's view

@@ -188,15 +188,15 @@ def test_unrolled_weights_of_a_supernet_equal_weight_step(frozen_backbone):
     set_lr(opt, cfg.lr)
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.005, 0.05])
     model.train()
-    weight_step(model, fake_batch(2, seed=3), opt, 64, model.stride, cfg)     # a momentum buffer exists now
+    weight_step(model, fake_batch(2, seed=3), opt, 64, model.loss, cfg)     # a momentum buffer exists now
     real_model, real_opt = copy.deepcopy((model, opt))
     arch = Architect(model, model.arch_parameters(), torch.optim.Adam(model.arch_parameters()),
-                     _tracking_loss_fn(64, model.stride, cfg), unrolled=True, weight_optimizer=opt,
+                     _tracking_loss_fn(64, model.loss, cfg), unrolled=True, weight_optimizer=opt,
                      grad_clip=cfg.grad_clip)
     batch = fake_batch(2, seed=4)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     theta_prime, scale = arch.unrolled_weights(batch)
-    weight_step(real_model, batch, real_opt, 64, real_model.stride, cfg)
+    weight_step(real_model, batch, real_opt, 64, real_model.loss, cfg)
     arch_names = {"match_cls.manipulators", "match_reg.manipulators"}
     assert set(theta_prime) == {n for n, _ in model.named_parameters()} - arch_names
     moved = set()
@@ -533,7 +533,7 @@ def test_genotype_rejects_unknown_or_missing_operators_and_malformed_files(tmp_p
     with pytest.raises(ConfigError, match=re.escape("reg operators []")):
         Genotype(("film",), ())
     (tmp_path / "bad.json").write_text('{"cls": ["film"], "reg": ["film"], "extra": 1}')
-    with pytest.raises(ConfigError, match="bad.json: a genotype file holds exactly the keys"):
+    with pytest.raises(ConfigError, match="bad.json: a genotype file holds the keys 'cls' and 'reg'"):
         Genotype.load(tmp_path / "bad.json")
     with pytest.raises(FileNotFoundError, match="missing.json"):
         Genotype.load(tmp_path / "missing.json")

@@ -81,7 +81,8 @@ def test_tune_all_tunes_each_family_once_on_its_first_seed(tmp_path, monkeypatch
         built.append((kind, checkpoint, kw.get("name")))
         return real_make(kind, checkpoint, track, **kw)
 
-    def fake_tune(tracker, sequences, cfg, study_file=None):
+    def fake_tune(tracker, sequences, cfg, study_file=None, batch=1):
+        assert batch == p.evaluate.batch == 16
         tuned_calls.append((tracker.name, list(sequences), study_file))
         return {"best": {"penalty_k": [0.11, 0.12][len(tuned_calls) - 1]}}
 
@@ -200,6 +201,8 @@ def test_families_scores_comparisons_and_summary():
     auto = [results[f"automatch/seed_{s}"]["success_auc"] for s in (0, 1)]
     assert summary["automatch"]["seeds"] == pytest.approx(auto)
     assert summary["automatch"]["success_auc"] == pytest.approx(np.mean(auto))
+    low, high = summary["automatch"]["ci95"]
+    assert low < summary["automatch"]["success_auc"] < high and high - low < 0.2
     assert summary["csrt"]["fps"] == 30.0 and summary["csrt"]["seeds"] == [results["csrt"]["success_auc"]]
 
 

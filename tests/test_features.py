@@ -54,11 +54,12 @@ def order_of(fs: FeatureSet, data: dict) -> list[int]:
 def test_the_file_holds_float16_maps_boxes_and_labels(cache):
     p, backbone_file, pairs, path = cache
     data = torch.load(path, weights_only=True)
-    assert set(data) == {*MAPS, "template_box", "search_box", "negative", "meta"}
+    levels = (*MAPS, "z_inner", "x_inner")      # every level of the small backbone's `maps` (PG-Net's middle one)
+    assert set(data) == {*levels, "template_box", "search_box", "negative", "meta"}
     assert data["meta"] == {"backbone": str(backbone_file)}
-    assert data["z_mid"].shape == (N, 48, 4, 4) and data["z_deep"].shape == (N, 64, 4, 4)
-    assert data["x_mid"].shape == (N, 48, 8, 8) and data["x_deep"].shape == (N, 64, 8, 8)
-    assert all(data[k].dtype == torch.float16 for k in MAPS)
+    assert data["z_mid"].shape == (N, 48, 4, 4) and data["z_deep"].shape == data["z_inner"].shape == (N, 64, 4, 4)
+    assert data["x_mid"].shape == (N, 48, 8, 8) and data["x_deep"].shape == data["x_inner"].shape == (N, 64, 8, 8)
+    assert all(data[k].dtype == torch.float16 for k in levels)
     assert data["template_box"].shape == data["search_box"].shape == (N, 4)
     assert data["negative"].shape == (N,) and data["negative"].dtype == torch.bool
     # the boxes and labels are those of the pairs, in order
@@ -126,6 +127,20 @@ def test_missing_or_foreign_file_is_named(cache, tmp_path):
         FeatureSet(tmp_path / "other.pt")
 
 
+def test_the_levels_a_network_reads_come_in_its_order_and_a_missing_one_is_named(cache, tmp_path):
+    *_, path = cache
+    data = torch.load(path, weights_only=True)
+    pyramid = FeatureSet(path, seed=0, levels=("mid", "inner", "deep"))[3]
+    plain = FeatureSet(path, seed=0)[3]
+    assert len(pyramid["search"]) == 3 and len(plain["search"]) == 2
+    assert torch.equal(pyramid["search"][0], plain["search"][0]) and torch.equal(pyramid["search"][2], plain["search"][1])
+    assert not torch.equal(pyramid["search"][1], pyramid["search"][2])        # 'inner' is its own map
+    old = {k: v for k, v in data.items() if not k.endswith("_inner")}       # a cache written before 'inner' existed
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match=r"old.pt: the cache holds the levels \['deep', 'mid'\], not \['inner'\]"):
+        FeatureSet(tmp_path / "old.pt", levels=("mid", "inner", "deep"))
+
+
 def test_network_on_cached_maps_equals_network_on_images(cache):
     p, backbone_file, pairs, path = cache
     model = make_model(p, ["dw_xcorr", "film"], ["pairwise_relation"], seed=4, backbone=backbone_file)
@@ -153,6 +168,30 @@ def test_network_on_cached_maps_equals_network_on_images(cache):
         tol = 1e-2 * float(from_images[key].abs().max())        # relative to the output's scale
         torch.testing.assert_close(from_cache[key], from_images[key], rtol=1e-2, atol=tol)
     assert (shifted["cls"] - from_images["cls"]).abs().max() > 3 * 1e-2 * float(from_images["cls"].abs().max())
+
+
+def test_pgnet_on_cached_pyramid_maps_equals_pgnet_on_images(cache):
+    p, backbone_file, pairs, path = cache
+    model = make_model(p, ["pg_corr"], ["pg_corr"], seed=4, backbone=backbone_file, network="pgnet").eval()
+    assert model.levels == ("mid", "inner", "deep")
+    data = torch.load(path, weights_only=True)
+    images = {k: torch.stack([pairs[i][k] for i in range(N)]) for k in ("template", "search", "template_box")}
+    cached_z = [data[f"z_{n}"].float() for n in model.levels]
+    cached_x = [data[f"x_{n}"].float() for n in model.levels]
+    with torch.no_grad():
+        from_images = model(images["template"], images["search"], images["template_box"])
+        from_cache = model(cached_z, cached_x, data["template_box"])
+        levels_images = model.template(images["template"], images["template_box"])["z"]
+        levels_cache = model.template(cached_z, data["template_box"])["z"]
+        # other pairs' maps (rows shifted by one): what a wrong cache row would give
+        levels_shifted = model.template([m.roll(1, 0) for m in cached_z], data["template_box"])["z"]
+    for got, ref, wrong in zip(levels_cache, levels_images, levels_shifted):    # each level's adjusted map
+        tol = 1e-2 * float(ref.abs().max())
+        torch.testing.assert_close(got, ref, rtol=1e-2, atol=tol)
+        assert (wrong - ref).abs().max() > 10 * tol                            # the comparison can fail
+    for key in ("cls", "reg"):
+        tol = 1e-2 * float(from_images[key].abs().max())
+        torch.testing.assert_close(from_cache[key], from_images[key], rtol=1e-2, atol=tol)
 
 
 def test_training_on_the_cache_moves_the_heads_and_not_the_frozen_backbone(cache, tmp_path):

@@ -24,7 +24,8 @@ from conftest import REPO
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-TRAINING_STAGES = ("data", "pretrain", "features", "train_baseline", "search", "retrain", "random_search")
+TRAINING_STAGES = ("data", "pretrain", "features", "train_baseline", "search", "retrain", "random_search",
+                   "train_pgnet")
 METRIC_KEYS = {"success_auc", "precision_20", "success_50", "fps"}
 
 
@@ -105,7 +106,7 @@ def test_repro_runs_every_stage_without_notebook_errors(reproduced):
 def test_metrics_are_declared_for_every_tracker(reproduced):
     repo, _ = reproduced
     p = load_params(repo / "params.yaml")
-    families = ["baseline", "automatch", "random"]
+    families = ["baseline", "automatch", "random", "pgnet"]
     trained = [f"{f}/seed_{s}" for f in families for s in p.train.seeds]
     trackers = ["static", *trained]
 
@@ -125,7 +126,7 @@ def test_metrics_are_declared_for_every_tracker(reproduced):
                                                          for s in p.train.seeds]
     # every comparison the issue asks for, with an interval around its difference and a verdict read from it
     pairs = {(c["a"], c["b"]): c for c in metrics["comparisons"]}
-    for pair in (("automatch", "baseline"), ("automatch", "random")):
+    for pair in (("automatch", "baseline"), ("automatch", "random"), ("pgnet", "automatch"), ("pgnet", "baseline")):
         c = pairs[pair]
         assert c["ci95"][0] <= c["diff"] <= c["ci95"][1], c
         assert c["verdict"] in ("better", "worse", "no detectable difference"), c
@@ -247,11 +248,11 @@ def test_second_repro_does_nothing_and_one_param_reruns_only_its_stages(reproduc
     again = run(["dvc", "repro"], repo)
     assert "Running stage" not in again
     commit(repo, "repro")
-    exp = run(["dvc", "exp", "run", "-S", "track.lr=0.35"], repo)
+    exp = run(["dvc", "exp", "run", "-S", "tune.trials=3"], repo)     # only the evaluate stage lists `tune`
     assert "Running stage 'evaluate'" in exp
-    for other in TRAINING_STAGES:
+    for other in (*TRAINING_STAGES, "single_operator@pg_corr", "retained@1", "ablations"):
         assert f"Running stage '{other}'" not in exp
-    commit(repo, "track.lr=0.35")
+    commit(repo, "tune.trials=3")
 
 
 def test_changing_resources_runs_no_stage(reproduced):

@@ -56,11 +56,11 @@ def test_training_reduces_the_loss(sequences, tmp_path):
     batch = fixed_batch(sequences)
     model.eval()
     with torch.no_grad():
-        before = float(batch_loss(model, batch, 64, model.stride, cfg)[0])
+        before = float(batch_loss(model, batch, 64, model.loss, cfg)[0])
     history = train(model, PairDataset(sequences, PAIRS, CROP, 64, seed=0), 64, cfg, RES, tmp_path / "m.pt", seed=0)
     model.eval()
     with torch.no_grad():
-        after = float(batch_loss(model, batch, 64, model.stride, cfg)[0])
+        after = float(batch_loss(model, batch, 64, model.loss, cfg)[0])
     assert after < 0.8 * before, (before, after)
     assert len(history["epochs"]) == 6 and history["seed"] == 0
 
@@ -260,7 +260,7 @@ def test_weight_step_updates_only_the_optimizer_parameters(sequences):
     opt = build_optimizer(model, cfg, params=heads)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     batch = fixed_batch(sequences)
-    stats = weight_step(model, batch, opt, 64, model.stride, cfg)
+    stats = weight_step(model, batch, opt, 64, model.loss, cfg)
     assert np.isfinite(stats["loss/total"])
     moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert moved and all(not n.startswith("backbone.") for n in moved)
@@ -275,7 +275,7 @@ def test_weight_step_stops_on_a_non_finite_loss_naming_where(sequences):
     batch["search"] = torch.full_like(batch["search"], float("nan"))
     before = [p.detach().clone() for p in model.parameters()]
     with pytest.raises(FloatingPointError, match="non-finite loss .* at epoch 3 step 7"):
-        weight_step(model, batch, opt, 64, model.stride, cfg, where="at epoch 3 step 7")
+        weight_step(model, batch, opt, 64, model.loss, cfg, where="at epoch 3 step 7")
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 

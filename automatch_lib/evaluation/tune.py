@@ -20,22 +20,24 @@ from ..config import TrackConfig, TuneConfig
 from ..data.sequence import Sequence
 from ..trackers.siamese import SiameseTracker
 from .metrics import sequence_curves, summarize
-from .ope import run_sequence
+from .ope import run_lockstep
 
 TUNED = ("penalty_k", "window_influence", "lr", "max_scale_change")
 
 
-def val_auc(tracker: SiameseTracker, cfg: TrackConfig, sequences: list[Sequence]) -> float:
-    """Success AUC (OTB protocol) of the tracker's network with online settings `cfg` on `sequences`."""
+def val_auc(tracker: SiameseTracker, cfg: TrackConfig, sequences: list[Sequence], batch: int = 1) -> float:
+    """Success AUC (OTB protocol) of the tracker's network with online settings `cfg` on `sequences`, tracked in
+    lockstep groups of `batch` (`ope.run_lockstep`)."""
     trial = SiameseTracker(tracker.model, cfg, tracker.crop)
-    curves = {s.name: sequence_curves(run_sequence(trial, s)[0], s.boxes, s.valid) for s in sequences}
-    return summarize(curves)["success_auc"]
+    boxes = [b for i in range(0, len(sequences), batch) for b in run_lockstep(trial, sequences[i:i + batch])]
+    return summarize({s.name: sequence_curves(b, s.boxes, s.valid) for s, b in zip(sequences, boxes)})["success_auc"]
 
 
 def tune_tracker(tracker: SiameseTracker, sequences: list[Sequence], cfg: TuneConfig,
-                 study_file: str | Path | None = None, progress: bool = False) -> dict:
+                 study_file: str | Path | None = None, progress: bool = False, batch: int = 1) -> dict:
     """TPE search of penalty_k / window_influence / lr / max_scale_change over the `tune` ranges, `cfg.trials`
-    trials in all, starting from the tracker's own setting (`tracker.cfg`, the first trial).
+    trials in all, starting from the tracker's own setting (`tracker.cfg`, the first trial); every trial tracks the
+    sequences in lockstep groups of `batch`.
 
     Returns {'best': {penalty_k, window_influence, lr, max_scale_change}, 'best_auc', 'trials': [{..., 'auc'}]} in
     trial order.
@@ -54,7 +56,7 @@ def tune_tracker(tracker: SiameseTracker, sequences: list[Sequence], cfg: TuneCo
 
     def objective(trial: optuna.Trial) -> float:
         setting = {k: trial.suggest_float(k, *getattr(cfg, k)) for k in TUNED}
-        return val_auc(tracker, dataclasses.replace(base, **setting), sequences)
+        return val_auc(tracker, dataclasses.replace(base, **setting), sequences, batch)
 
     study.optimize(objective, n_trials=max(cfg.trials - len(done), 0), show_progress_bar=progress)
     trials = [{**t.params, "auc": t.value} for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]

@@ -8,7 +8,10 @@ The arms are `analysis.ablations` (name -> the `search` settings it changes); by
   (`model.matching.DerivedCell`) retrained;
 - `first_order_sgd`, `second_order_sgd`: the first- and the second-order (DARTS' unrolled) bilevel step. The unrolled
   step differentiates through one SGD step of the weights, so both arms use SGD weights: compare them with each
-  other, not with the main search (AdamW weights).
+  other, not with the main search (AdamW weights);
+- `pg_corr`: PG-Net's pixel-to-global correlation added to the seven candidates of both branches, so it is searched
+  at both of the levels AutoMatch matches (classification on 'conv3', regression on 'conv4'); `ranking` says where
+  the search put it and whether it was kept.
 
 Every arm searches with `analysis.search_seeds` (one seed by default: the searches dominate the stage's time), and
 all searches of all arms run in one pool, then all trainings, then all trackings, so neither core idles between
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Params
+from ..search.bcm import top_k
 from .searching import BRANCHES, search_many
 from .variants import train_and_track
 
@@ -39,7 +43,8 @@ def run_ablations(p: Params, features: str | Path, backbone: str | Path, test_ro
     Per arm `<models_root>/<name>/`: `search.json` (the search result), `genotype.json`, `search/seed_<s>.pt` (the
     supernets) and `seed_<s>.pt` (the retrained trackers); results in `<results_dir>/<name>/seed_<s>/`. Returns
     {name: variant summary (`variants.variant_summary`) + 'changed' (the settings),
-    'search': {'retained', 'agreement', 'stable_last_quarter' (per branch), 'seconds_per_seed', 'steps'}}.
+    'search': {'retained', 'agreement', 'stable_last_quarter', 'ranking' (per branch: every candidate by mean
+    potential, best first), 'seconds_per_seed', 'steps'}}.
     """
     root = Path(models_root)
     ps = {name: ablation_params(p, changed) for name, changed in p.analysis.ablations.items()}
@@ -56,5 +61,6 @@ def run_ablations(p: Params, features: str | Path, backbone: str | Path, test_ro
             "agreement": result["agreement"],
             "stable_last_quarter": {b: float(np.mean([r["settling"][b]["stable_last_quarter"] for r in runs]))
                                     for b in BRANCHES},
+            "ranking": {b: top_k(result["potentials"][b], len(result["potentials"][b])) for b in BRANCHES},
             "seconds_per_seed": result["seconds"] / len(runs), "steps": result["steps"]}}
     return summary

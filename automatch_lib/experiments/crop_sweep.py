@@ -89,7 +89,8 @@ def sweep_size(p: Params, data_root: str | Path, out_dir: str | Path, seeds: lis
     aucs, per_seq, fps = {}, {}, []
     for seed in seeds:
         tracker = make_tracker("siamese", out / f"seed_{seed}.pt", name=f"baseline/seed_{seed}")
-        m = evaluate_tracker(tracker, val, out / f"val_seed_{seed}", progress=p.resources.progress)
+        m = evaluate_tracker(tracker, val, out / f"val_seed_{seed}", progress=p.resources.progress,
+                             batch=p.evaluate.batch)
         aucs[str(seed)] = m["success_auc"]
         per_seq[str(seed)] = {k: v["success_auc"] for k, v in m["sequences"].items()}
         fps.append(m["fps"])

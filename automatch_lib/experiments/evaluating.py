@@ -13,7 +13,7 @@ import numpy as np
 from ..config import Params, TrackConfig
 from ..data.benchmarks import load_benchmark
 from ..data.sequence import Sequence
-from ..evaluation.compare import compare
+from ..evaluation.compare import compare, mean_interval
 from ..evaluation.ope import evaluate_tracker
 from ..evaluation.protocols import attribute_scores
 from ..evaluation.tune import tune_tracker
@@ -50,7 +50,8 @@ def tune_all(p: Params, families: dict[str, dict[int, Path]], val_sequences: lis
 def _tune_job(p: Params, family: str, checkpoint: Path, val_sequences: list[Sequence],
               journal: Path | None) -> dict:
     """One family's study (a job of `tune_all`, possibly in another process)."""
-    return tune_tracker(make_tracker("siamese", checkpoint, p.track, name=family), val_sequences, p.tune, journal)
+    return tune_tracker(make_tracker("siamese", checkpoint, p.track, name=family), val_sequences, p.tune, journal,
+                        batch=p.evaluate.batch)
 
 
 def export_tuned(p: Params, families: dict[str, dict[int, Path]], tuned: dict,
@@ -69,11 +70,11 @@ def export_tuned(p: Params, families: dict[str, dict[int, Path]], tuned: dict,
 
 
 def _evaluate_job(name: str, kind: str, checkpoint: str | None, root: str, loader: str, split: str | None,
-                  out_dir: str, protocol: str, track: TrackConfig | None = None) -> dict:
+                  out_dir: str, protocol: str, track: TrackConfig | None = None, batch: int = 1) -> dict:
     """One tracker over one benchmark (a job of `evaluate_all`, possibly in another process)."""
     sequences = load_benchmark(loader, root, split=split)
     tracker = make_tracker(kind, checkpoint, track, name=name)
-    return evaluate_tracker(tracker, sequences, out_dir, False, protocol)
+    return evaluate_tracker(tracker, sequences, out_dir, False, protocol, batch)
 
 
 def evaluate_all(p: Params, trackers: dict[str, tuple[str, Path | None]], root: str | Path,
@@ -81,11 +82,12 @@ def evaluate_all(p: Params, trackers: dict[str, tuple[str, Path | None]], root: 
                  protocol: str = "otb", track: TrackConfig | None = None) -> dict[str, dict]:
     """Run each named tracker, given as (registry kind, checkpoint or None), over the benchmark at `root`,
     `resources.jobs` trackers at a time; results in `<results_dir>/<name>/`. Returns {name: metrics}. `track`
-    overrides the online settings our checkpoints carry (None: each checkpoint's own)."""
+    overrides the online settings our checkpoints carry (None: each checkpoint's own). Ours track
+    `evaluate.batch` sequences in lockstep (`evaluation.ope`)."""
     # the peers (no checkpoint: OpenCV's, slower per frame than ours) start first, so no long job runs alone at the end
     names = sorted(trackers, key=lambda n: trackers[n][1] is not None)
     jobs = [(n, trackers[n][0], str(trackers[n][1]) if trackers[n][1] else None, str(root), loader, split,
-             str(Path(results_dir) / n), protocol, track) for n in names]
+             str(Path(results_dir) / n), protocol, track, p.evaluate.batch) for n in names]
     done = dict(zip(names, run_jobs(_evaluate_job, jobs, p.resources.jobs, p.resources.threads)))
     return {n: done[n] for n in trackers}
 
@@ -124,11 +126,13 @@ def comparisons(results: dict[str, dict], pairs: list[tuple[str, str]], key: str
 
 
 def family_summary(results: dict[str, dict]) -> dict[str, dict]:
-    """{family: {'success_auc': mean over seeds, 'seeds': [each seed's AUC], 'precision_20': mean, 'fps': mean}}."""
+    """{family: {'success_auc': mean over seeds, 'ci95': its 95% interval over sequences and seeds (two-way
+    bootstrap, `compare.mean_interval`), 'seeds': [each seed's AUC], 'precision_20': mean, 'fps': mean}}."""
     fams: dict[str, list[dict]] = {}
     for name, m in sorted(results.items()):
         fams.setdefault(family_of(name), []).append(m)
     return {f: {"success_auc": float(np.mean([m["success_auc"] for m in ms])),
+                "ci95": mean_interval(score_matrix(results, f))["ci95"],
                 "seeds": [float(m["success_auc"]) for m in ms],
                 "precision_20": float(np.mean([m["precision_20"] for m in ms])),
                 "fps": float(np.mean([m["fps"] for m in ms]))} for f, ms in fams.items()}

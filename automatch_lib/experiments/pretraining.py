@@ -102,5 +102,5 @@ def cache_features(p: Params, data_root: str | Path, backbone: str | Path, out_d
         summary[split] = {"pairs": count, "seconds": time.perf_counter() - t0,
                           "megabytes": path.stat().st_size / 2**20,
                           "negatives": int(feats["negative"].sum()),
-                          "maps": {k: list(feats[k].shape[1:]) for k in ("z_mid", "z_deep", "x_mid", "x_deep")}}
+                          "maps": {k: list(v.shape[1:]) for k, v in feats.items() if k[:2] in ("z_", "x_")}}
     return summary

@@ -29,7 +29,7 @@ def data_benchmark(p: Params, data_root: str | Path, batches: int = 10, settings
         opt = build_optimizer(model, p.train)
 
         def step(batch):
-            weight_step(model, batch, opt, p.crop.search_size, model.stride, p.train)
+            weight_step(model, batch, opt, p.crop.search_size, model.loss, p.train)
 
         step(loaded[0])  # warm-up
         t0 = time.perf_counter()

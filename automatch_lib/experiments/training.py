@@ -21,15 +21,16 @@ from ..errors import ConfigError
 from ..io import write_json
 from ..model.backbone import load_pretrained
 from ..model.genotype import Genotype, parse_arch
-from ..model.network import SiameseNet
+from ..model.network import NETWORKS
 from ..operators import check_operator_options
 from ..threads import run_jobs
 from ..train import train
 
 
 def make_model(p: Params, cls_ops: list[str], reg_ops: list[str], matching: str = "fixed", seed: int = 0,
-               backbone: str | Path | None = None) -> SiameseNet:
-    """A SiameseNet with the run's backbone/channels and the given operators (BCM options from `search`).
+               backbone: str | Path | None = None, network: str = "siamese") -> torch.nn.Module:
+    """A network of family `network` with the run's backbone/channels: a SiameseNet with the given operators (BCM
+    options from `search`), or PG-Net (`pgnet` section, anchors sized for `crop`; the operators are its pg_corr).
 
     The weights are initialised from torch's RNG seeded with `seed`, so the same params give the same network in
     every process. `backbone` (a file written by the pretrain stage) loads the shared backbone and freezes it;
@@ -39,13 +40,21 @@ def make_model(p: Params, cls_ops: list[str], reg_ops: list[str], matching: str 
         check_operator_options(p.model.operator_options)
     except ValueError as exc:
         raise ConfigError(f"model.{exc}") from None
+    if network not in NETWORKS:
+        raise ConfigError(f"unknown network family {network!r}; known: {', '.join(NETWORKS)}")
     torch.manual_seed(seed)
-    kwargs = {}
-    if matching in ("bcm", "bcm_operator"):
-        kwargs = dict(init=p.search.init, tau=p.search.tau, noise=p.search.noise)
-    model = SiameseNet(cls_ops, reg_ops, backbone=p.model.backbone, channels=p.model.channels,
-                       matching=matching, matching_kwargs=kwargs, head_layers=p.model.head_layers,
-                       color=p.model.color, operator_options=p.model.operator_options)
+    common = dict(backbone=p.model.backbone, channels=p.model.channels, color=p.model.color,
+                  operator_options=p.model.operator_options)
+    if network == "pgnet":
+        model = NETWORKS[network](**common, ratios=p.pgnet.ratios, exemplar_size=p.crop.exemplar_size,
+                                  context=p.crop.context, pos_iou=p.pgnet.pos_iou, neg_iou=p.pgnet.neg_iou,
+                                  reg_weight=p.pgnet.reg_weight)
+    else:
+        kwargs = {}
+        if matching in ("bcm", "bcm_operator"):
+            kwargs = dict(init=p.search.init, tau=p.search.tau, noise=p.search.noise)
+        model = NETWORKS[network](cls_ops, reg_ops, matching=matching, matching_kwargs=kwargs,
+                                  head_layers=p.model.head_layers, **common)
     if backbone is not None:
         load_pretrained(model.backbone, backbone)
         model.backbone.requires_grad_(False)
@@ -131,11 +140,11 @@ def train_tracker(p: Params, genotype: Genotype, checkpoint: str | Path, seed: i
     the genotype, so the tracker can be rebuilt from the file alone.
     """
     model = make_model(p, list(genotype.cls), list(genotype.reg), matching=genotype.matching, seed=seed,
-                       backbone=backbone)
+                       backbone=backbone, network=genotype.network)
     if features is not None:
         if backbone is None:
             raise ValueError("training on cached features needs the backbone they were computed with")
-        data = FeatureSet(Path(features) / "train.pt", p.train.pairs_per_epoch, seed)
+        data = FeatureSet(Path(features) / "train.pt", p.train.pairs_per_epoch, seed, levels=model.levels)
     elif data_root is not None:
         data = pair_dataset(p, data_root, "train", p.train.pairs_per_epoch, seed)
     else:

@@ -6,6 +6,12 @@ CPU-friendly size (~0.15 M parameters); `ResNet50Dilated` is the paper's backbon
 from a local path only, see `load_pretrained`, which also reads torchvision's and the official code's key names).
 Images enter as float BGR 0..255 (B, 3, H, W), as OpenCV reads them; `Normalize` turns them into what the weights
 expect (ImageNet statistics, in RGB order for ImageNet weights: `color='rgb'`).
+
+`forward(x)` gives AutoMatch's (mid, deep). `maps(x)` gives every named level the backbone computes, all at stride 8,
+and `pyramid` names PG-Net's three levels among them (supplementary Table 1: Block2/3/4): ResNet-50 built with
+`layer4=True` (dilation 4) gives ('mid', 'deep', 'layer4'); the small backbone, whose deep stage has two dilated
+blocks, gives ('mid', 'inner', 'deep') with 'inner' the first block's output. The feature cache stores every map of
+`maps`, so AutoMatch and PG-Net train on the same frozen backbone.
 """
 from __future__ import annotations
 
@@ -76,11 +82,19 @@ class SmallBackbone(nn.Module):
         self.layer2 = nn.Sequential(BasicBlock(w1, w2, stride=2), BasicBlock(w2, w2))
         self.layer3 = nn.Sequential(BasicBlock(w2, w3, dilation=2), BasicBlock(w3, w3, dilation=2))
         self.out_channels = (w2, w3)
+        self.channels = {"mid": w2, "inner": w3, "deep": w3}
+        self.pyramid = ("mid", "inner", "deep")
         self.stride = 8
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def maps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{'mid': layer2, 'inner': the first dilated block, 'deep': layer3}, each (B, C, ceil(H/8), ceil(W/8))."""
         mid = self.layer2(self.layer1(self.stem(self.normalize(x))))
-        return mid, self.layer3(mid)
+        inner = self.layer3[0](mid)
+        return {"mid": mid, "inner": inner, "deep": self.layer3[1](inner)}
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.maps(x)
+        return out["mid"], out["deep"]
 
 
 class Bottleneck(nn.Module):
@@ -107,10 +121,12 @@ class ResNet50Dilated(nn.Module):
     """The paper's backbone: ResNet-50 stem + layer1-3, layer3 dilated (stride 8); returns (layer2, layer3).
 
     Padded convolutions (map = ceil(input / 8)) instead of the official valid-padding variant, so the same
-    geometry code serves both backbones. Channels: (512, 1024).
+    geometry code serves both backbones. Channels: (512, 1024). With `layer4=True` (PG-Net) layer4 follows with
+    dilation 4 (its first block 2, PG-Net supplementary Table 1), still at stride 8, 2048 channels: `maps` then holds
+    'layer4' and `pyramid` is (layer2, layer3, layer4).
     """
 
-    def __init__(self, color: str = "bgr"):
+    def __init__(self, color: str = "bgr", layer4: bool = False):
         super().__init__()
         self.normalize = Normalize(color)
         self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
@@ -119,6 +135,12 @@ class ResNet50Dilated(nn.Module):
         self.layer2 = self._stage(256, 128, 4, stride=2)
         self.layer3 = self._stage(512, 256, 6, dilation=2)
         self.out_channels = (512, 1024)
+        self.channels = {"mid": 512, "deep": 1024}
+        self.pyramid: tuple[str, ...] = ()
+        if layer4:
+            self.layer4 = self._stage(1024, 512, 3, dilation=4)
+            self.channels["layer4"] = 2048
+            self.pyramid = ("mid", "deep", "layer4")
         self.stride = 8
 
     @staticmethod
@@ -126,6 +148,14 @@ class ResNet50Dilated(nn.Module):
         layers = [Bottleneck(cin, planes, stride, 1 if dilation == 1 else dilation // 2)]
         layers += [Bottleneck(planes * 4, planes, 1, dilation) for _ in range(blocks - 1)]
         return nn.Sequential(*layers)
+
+    def maps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{'mid': layer2, 'deep': layer3} (+ 'layer4' when built), each (B, C, ceil(H/8), ceil(W/8))."""
+        mid = self.layer2(self.layer1(self.stem(self.normalize(x))))
+        out = {"mid": mid, "deep": self.layer3(mid)}
+        if hasattr(self, "layer4"):
+            out["layer4"] = self.layer4(out["deep"])
+        return out
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mid = self.layer2(self.layer1(self.stem(self.normalize(x))))

@@ -8,6 +8,7 @@ on the command line or in dvc.yaml resolves to (`parse_arch`, the one parser of 
 - `ops:<cls,ops>/<reg,ops>`  explicit lists, e.g. `ops:film,simple_transformer/film,pairwise_relation`
 - `random`                   k random operators per branch, a new draw for every training seed
 - `ranking:<file.json>:<k>`  the k best operators per branch of a search's ranking (the retained-count ablation)
+- `pgnet`                    PG-Net's network (`model.pgnet`): `pg_corr` at three backbone levels, anchor heads
 
 A branch lists either operators (a fixed matching network, 'fixed') or the edges of a derived DARTS-like cell as
 '<operator>@<input>-<node>' specs (matching kind 'cell', `model.matching.DerivedCell`), the same kind in both.
@@ -29,11 +30,14 @@ from .matching import cell_edge
 @dataclass(frozen=True)
 class Genotype:
     """Retained operators per branch, in the order given (the search ranks them by potential); the order fixes the
-    layout of the matching network. `name` labels the tracker it builds."""
+    layout of the matching network. `name` labels the tracker it builds; `network` is its family
+    (`model.network.NETWORKS`): 'siamese' (AutoMatch's, every searched or fixed genotype) or 'pgnet' (PG-Net, whose
+    matching is pg_corr in both branches)."""
 
     cls: tuple[str, ...]
     reg: tuple[str, ...]
     name: str = "automatch"
+    network: str = "siamese"
 
     def __post_init__(self) -> None:
         kinds = set()
@@ -60,7 +64,9 @@ class Genotype:
         return "cell" if cell_edge(self.cls[0]) else "fixed"
 
     def to_dict(self) -> dict:
-        return {"cls": list(self.cls), "reg": list(self.reg)}
+        """{'cls', 'reg'} (+ 'network' for a family other than 'siamese', so AutoMatch's files stay as they were)."""
+        out = {"cls": list(self.cls), "reg": list(self.reg)}
+        return out if self.network == "siamese" else {**out, "network": self.network}
 
     def save(self, path: str | Path) -> None:
         """Write the genotype as its own small JSON file (same operators -> byte-identical file)."""
@@ -69,9 +75,10 @@ class Genotype:
     @classmethod
     def load(cls, path: str | Path, name: str | None = None) -> "Genotype":
         data = read_json(path)
-        if not isinstance(data, dict) or set(data) != {"cls", "reg"}:
-            raise ConfigError(f"{path}: a genotype file holds exactly the keys 'cls' and 'reg', got {data!r}")
-        return cls(tuple(data["cls"]), tuple(data["reg"]), name or Path(path).stem)
+        if not isinstance(data, dict) or not {"cls", "reg"} <= set(data) <= {"cls", "reg", "network"}:
+            raise ConfigError(f"{path}: a genotype file holds the keys 'cls' and 'reg' (and optionally 'network'), "
+                              f"got {data!r}")
+        return cls(tuple(data["cls"]), tuple(data["reg"]), name or Path(path).stem, data.get("network", "siamese"))
 
 
 def random_genotype(operators: list[str], k: int, seed: tuple[int, ...], name: str = "random") -> Genotype:
@@ -103,8 +110,10 @@ def parse_arch(spec: str, p: Params, name: str = "automatch", seed: int = 0) -> 
     if spec.startswith("ranking:") and spec.count(":") == 2:
         _, path, k = spec.split(":")
         return ranked_genotype(path, int(k), name)
+    if spec == "pgnet":
+        return Genotype(("pg_corr",), ("pg_corr",), name, network="pgnet")
     raise ConfigError(f"unknown architecture spec {spec!r}: use baseline, genotype:<file.json>, random, "
-                      f"ops:<cls,ops>/<reg,ops> or ranking:<file.json>:<k>")
+                      f"ops:<cls,ops>/<reg,ops>, ranking:<file.json>:<k> or pgnet")
 
 
 def ranked_genotype(path: str | Path, k: int, name: str = "automatch") -> Genotype:

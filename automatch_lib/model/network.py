@@ -2,6 +2,12 @@
 
 Classification matches the mid-level map ('conv3'), regression the deep map ('conv4'), as the official AutoMatch.
 Template features are computed once per sequence (`template`) and reused for every frame (`track`).
+
+`NETWORKS` is the registry of tracker network families: 'siamese' (this module: AutoMatch, the baseline and every
+variant) and 'pgnet' (`model.pgnet`). Each family is built from the keyword arguments it keeps in `config`, and
+offers `template`, `track`, `loss` (its training loss on a batch) and `candidates` (scored boxes for the tracker),
+so training, checkpoints and the tracker serve both. A checkpoint names its family ('network'; files without it are
+'siamese').
 """
 from __future__ import annotations
 
@@ -10,10 +16,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..config import TrainConfig
+from ..geometry import grid_centers
 from ..io import save_torch
 from .backbone import build_backbone
 from .heads import ClassificationHead, RegressionHead
+from .losses import tracking_loss
 from .matching import build_matching
+from .pgnet import PGNet
 
 
 class SiameseNet(nn.Module):
@@ -26,6 +36,9 @@ class SiameseNet(nn.Module):
     channel order the backbone's weights expect ('rgb' for ImageNet weights, see `backbone.Normalize`);
     `operator_options` holds per-operator constructor arguments (`model.operator_options`).
     """
+
+    network = "siamese"
+    levels = ("mid", "deep")   # the backbone maps it reads (see `features`; the feature cache keys)
 
     def __init__(self, cls_ops: list[str], reg_ops: list[str], backbone: str = "small", channels: int = 48,
                  matching: str = "fixed", matching_kwargs: dict | None = None, head_layers: int = 2,
@@ -56,6 +69,22 @@ class SiameseNet(nn.Module):
         mid, deep = images if isinstance(images, (tuple, list)) else self.backbone(images)
         return self.neck_cls(mid), self.neck_reg(deep)
 
+    def loss(self, out: dict, search_box: torch.Tensor, negative: torch.Tensor, search_size: int,
+             cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+        """Ocean/AutoMatch loss of a batch's output: WBCE on the score map + reg_weight * IoU (`losses`)."""
+        return tracking_loss(out, search_box, negative, (search_size, search_size), self.stride, cfg.label_radius,
+                             cfg.reg_weight)
+
+    def candidates(self, out: dict, search_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scored boxes of an output: score (B, 1, H, W) sigmoid probabilities and boxes (B, 1, H, W, 4) x1, y1, x2,
+        y2 in crop pixels, one per cell (cell centre minus/plus its l, t, r, b)."""
+        ltrb = out["reg"]
+        H, W = ltrb.shape[-2:]
+        gx, gy = grid_centers(H, W, (search_size, search_size), self.stride, ltrb.device, ltrb.dtype)
+        gx, gy = gx.view(1, 1, W), gy.view(1, H, 1)
+        boxes = torch.stack([gx - ltrb[:, 0], gy - ltrb[:, 1], gx + ltrb[:, 2], gy + ltrb[:, 3]], dim=-1)
+        return torch.sigmoid(out["cls"]), boxes[:, None]
+
     def template(self, template: torch.Tensor, template_box: torch.Tensor) -> dict[str, torch.Tensor]:
         """Encode the template once: its two feature maps and its box in feature cells."""
         z_cls, z_reg = self.features(template)
@@ -84,23 +113,31 @@ class SiameseNet(nn.Module):
         return [p for p in self.parameters() if id(p) not in arch]
 
 
-def save_checkpoint(path: str | Path, model: SiameseNet, **extra) -> None:
-    """Atomically write {'config', 'state_dict', **extra} (tmp file + rename, so a crash never leaves half a file).
+NETWORKS: dict[str, type[nn.Module]] = {"siamese": SiameseNet, "pgnet": PGNet}
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, **extra) -> None:
+    """Atomically write {'network', 'config', 'state_dict', **extra} (tmp file + rename, so a crash never leaves
+    half a file).
 
     `extra` holds plain values only (tensors, numbers, strings, lists, dicts), so `load_model` can read the file
     with weights_only=True; training adds the crop geometry, so a tracker can be rebuilt from the file alone.
     """
-    save_torch(path, {"config": model.config, "state_dict": model.state_dict(), **extra})
+    save_torch(path, {"network": model.network, "config": model.config, "state_dict": model.state_dict(), **extra})
 
 
-def load_model(path: str | Path, map_location: str = "cpu") -> tuple[SiameseNet, dict]:
-    """Rebuild a SiameseNet from a checkpoint written by save_checkpoint (weights_only=True). Returns (model, ckpt)."""
+def load_model(path: str | Path, map_location: str = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild a network of the family the checkpoint names (`NETWORKS`; 'siamese' when it names none) from a file
+    written by save_checkpoint (weights_only=True). Returns (model, ckpt)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path.resolve()}")
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
         raise ValueError(f"{path}: not a checkpoint of this project (expected the keys 'config' and 'state_dict')")
-    model = SiameseNet(**ckpt["config"])
+    family = ckpt.get("network", "siamese")
+    if family not in NETWORKS:
+        raise ValueError(f"{path}: unknown network family {family!r}; known: {', '.join(NETWORKS)}")
+    model = NETWORKS[family](**ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     return model, ckpt

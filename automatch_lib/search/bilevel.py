@@ -144,9 +144,10 @@ class Architect:
         self.optimizer.step()
 
 
-def _tracking_loss_fn(search_size: int, stride: int, cfg: TrainConfig) -> LossFn:
+def _tracking_loss_fn(search_size: int, loss, cfg: TrainConfig) -> LossFn:
+    """The lower/upper-level loss of a batch through `forward`, with the network's own `loss` (`model.loss`)."""
     def loss_fn(forward, batch):
-        return batch_loss(forward, batch, search_size, stride, cfg)[0]
+        return batch_loss(forward, batch, search_size, loss, cfg)[0]
     return loss_fn
 
 
@@ -203,7 +204,7 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
         raise ValueError("search.sparsity prices open BCM channels; the DARTS-like cell has none: set it to 0")
     if cfg.sparsity:
         penalty = lambda: cfg.sparsity * (model.match_cls.open_fraction() + model.match_reg.open_fraction())  # noqa
-    architect = Architect(model, arch, a_opt, _tracking_loss_fn(search_size, model.stride, tcfg), cfg.unrolled,
+    architect = Architect(model, arch, a_opt, _tracking_loss_fn(search_size, model.loss, tcfg), cfg.unrolled,
                           weight_optimizer=w_opt, grad_clip=tcfg.grad_clip, penalty=penalty)
     train_loader = make_loader(train_set, cfg.batch_size, resources.workers)
     val_loader = make_loader(val_set, cfg.batch_size, 0)
@@ -233,7 +234,7 @@ def run_search(model: SiameseNet, train_set, val_set, search_size: int, cfg: Sea
             set_lr(w_opt, lr_at(step / max(steps, 1), tcfg))
             if step >= cfg.warmup_fraction * steps:
                 architect.step(batch, val_batch)
-            stats = weight_step(model, batch, w_opt, search_size, model.stride, tcfg, where=f"at search step {step + 1}")
+            stats = weight_step(model, batch, w_opt, search_size, model.loss, tcfg, where=f"at search step {step + 1}")
             step += 1
             if step % resources.log_every == 0 or step == steps:
                 snapshot(step)

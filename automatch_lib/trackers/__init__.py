@@ -3,7 +3,8 @@
 A tracker follows the `Tracker` protocol: `init(image, box)` on the first frame, then `update(image) -> box` per
 frame; boxes are x, y, w, h in 0-based pixels, images H x W x 3 uint8 BGR (OpenCV order). `TRACKERS` maps a kind to
 a factory `factory(checkpoint=None, track=None, device='cpu', name=None) -> Tracker`: 'siamese' builds our trackers
-from a checkpoint (network, crop geometry and tuned settings come from the file), 'static' keeps the first box.
+from a checkpoint of any network family (network, crop geometry and tuned settings come from the file), 'pgnet' the
+same for PG-Net checkpoints only, 'static' keeps the first box.
 `make_tracker(kind, ...)` is the one way the CLI, the notebooks and the benchmarks build a tracker.
 """
 from __future__ import annotations
@@ -36,13 +37,22 @@ def _siamese(checkpoint: str | Path | None = None, track: TrackConfig | None = N
     return SiameseTracker.from_checkpoint(checkpoint, track, device, name)
 
 
+def _pgnet(checkpoint: str | Path | None = None, track: TrackConfig | None = None, device: str = "cpu",
+           name: str | None = None) -> Tracker:
+    tracker = _siamese(checkpoint, track, device, name)
+    if tracker.model.network != "pgnet":
+        raise ConfigError(f"{checkpoint}: a {tracker.model.network!r} checkpoint, not PG-Net's (use --tracker siamese "
+                          f"or a checkpoint of the train_pgnet stage)")
+    return tracker
+
+
 def _static(checkpoint=None, track=None, device: str = "cpu", name: str | None = None) -> Tracker:
     tracker = StaticTracker()
     tracker.name = name or "static"
     return tracker
 
 
-TRACKERS: dict[str, Callable[..., Tracker]] = {"siamese": _siamese, "static": _static}
+TRACKERS: dict[str, Callable[..., Tracker]] = {"siamese": _siamese, "pgnet": _pgnet, "static": _static}
 # OpenCV's trackers as peers: 'csrt', 'kcf', 'mil'; 'nano', 'vit', 'dasiamrpn' with --checkpoint model files.
 TRACKERS.update(OPENCV_TRACKERS)
 

@@ -1,7 +1,9 @@
-"""The Siamese tracker around a trained SiameseNet (any matching network): `init(image, box)` / `update(image)`.
+"""The Siamese tracker around a trained network of any family (`model.network.NETWORKS`: AutoMatch's SiameseNet
+with any matching network, PG-Net): `init(image, box)` / `update(image)`.
 
 Per frame (official facts 6): crop the search region around the last position at s_x = s_z * search/exemplar,
-score every cell, decode ltrb boxes, apply the scale/ratio change penalty exp(-(r_c * s_c - 1) * penalty_k), blend
+score every candidate box (one per cell for the anchor-free heads, one per anchor and cell for PG-Net's; the
+network's `candidates`), apply the scale/ratio change penalty exp(-(r_c * s_c - 1) * penalty_k), blend
 with a cosine window (window_influence), take the argmax, move the centre there and blend the size with rate
 lr * penalty * score (size smoothing, so a confident detection changes the size more than a doubtful one), the
 predicted width and height each first bounded to [1/m, m] x the current ones (m = max_scale_change: a real object
@@ -19,8 +21,8 @@ import torch
 
 from ..config import CropConfig, TrackConfig
 from ..data.sequence import check_box_in_image
-from ..geometry import centred_box, context_size, crop, grid_centers, to_tensor
-from ..model.network import SiameseNet, load_model, save_checkpoint
+from ..geometry import centred_box, context_size, crop, mean_colour, to_tensor
+from ..model.network import load_model, save_checkpoint
 
 
 def _change(r: np.ndarray) -> np.ndarray:
@@ -35,12 +37,12 @@ def _padded_size(w: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 class SiameseTracker:
-    """Anchor-free Siamese tracker around a SiameseNet: `cfg` holds the online hyper-parameters, `crop` the crop
-    geometry the network was trained with."""
+    """Siamese tracker around a network of any family (SiameseNet, PGNet): `cfg` holds the online
+    hyper-parameters, `crop` the crop geometry the network was trained with."""
 
     name = "siamese"
 
-    def __init__(self, model: SiameseNet, cfg: TrackConfig, crop_cfg: CropConfig, device: str = "cpu"):
+    def __init__(self, model: torch.nn.Module, cfg: TrackConfig, crop_cfg: CropConfig, device: str = "cpu"):
         self.model = model.eval().to(device)
         self.cfg, self.crop = cfg, crop_cfg
         self.device = torch.device(device)
@@ -75,63 +77,104 @@ class SiameseTracker:
     @torch.no_grad()
     def init(self, image: np.ndarray, box) -> None:
         """Start tracking the object at box (x, y, w, h, 0-based pixels) in the first frame."""
-        box = np.asarray(box, dtype=np.float64)
-        if image is None or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError("init expects an H x W x 3 uint8 BGR image")
-        check_box_in_image(box, image.shape, "initial box")
-        x, y, w, h = box
-        self.center = np.array([x + w / 2, y + h / 2])
-        self.size = np.array([w, h])
-        self.image_size = np.array([image.shape[1], image.shape[0]], dtype=np.float64)
-        self.pad_value = image.reshape(-1, 3).mean(axis=0)
-        e = self.crop.exemplar_size
-        s_z = context_size(w, h, self.crop.context)
-        patch, _ = crop(image, tuple(self.center), (s_z, s_z), e, self.pad_value)
-        scale = e / s_z
-        tbox = torch.tensor(centred_box(w * scale, h * scale, e)[None], dtype=torch.float32, device=self.device)
-        self.state = self.model.template(to_tensor(patch)[None].to(self.device), tbox)
-
-    @torch.no_grad()
-    def response(self, image: np.ndarray, box=None) -> dict[str, np.ndarray]:
-        """The network's view of the search region around the current state, or around `box` (x, y, w, h; the
-        state is left alone): {'patch': the search crop (S, S, 3), 'score': sigmoid score map (H, W), 'ltrb':
-        (4, H, W) distances in crop pixels, 'scale': crop px per image px}. `update` decides from it; the
-        activation-map figures show it around the ground truth."""
-        size = self.crop.search_size
-        center, wh = (self.center, self.size) if box is None else (
-            np.array([box[0] + box[2] / 2, box[1] + box[3] / 2]), np.asarray(box[2:], dtype=np.float64))
-        s_z = context_size(wh[0], wh[1], self.crop.context)
-        s_x = s_z * size / self.crop.exemplar_size
-        patch, _ = crop(image, tuple(center), (s_x, s_x), size, self.pad_value)
-        out = self.model.track(to_tensor(patch)[None].to(self.device), self.state)
-        return {"patch": patch, "score": torch.sigmoid(out["cls"][0, 0]).cpu().numpy(),
-                "ltrb": out["reg"][0].cpu().numpy(), "scale": self.crop.exemplar_size / s_z}
+        self.init_many([image], [box])
 
     def update(self, image: np.ndarray) -> np.ndarray:
         """Locate the object in the next frame; returns x, y, w, h (0-based pixels)."""
+        return self.update_many([image])[0]
+
+    @torch.no_grad()
+    def init_many(self, images: list[np.ndarray], boxes) -> None:
+        """Start tracking B objects at once, one per image and box (x, y, w, h): B sequences in lockstep, their
+        templates encoded in one batch. The state holds one row per sequence (`center`, `size` (B, 2), ...)."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if len(images) != len(boxes):
+            raise ValueError(f"init_many: {len(images)} images but {len(boxes)} boxes")
+        for image, box in zip(images, boxes):
+            if image is None or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError("init expects an H x W x 3 uint8 BGR image")
+            check_box_in_image(box, image.shape, "initial box")
+        self.center = boxes[:, :2] + boxes[:, 2:] / 2
+        self.size = boxes[:, 2:].copy()
+        self.image_size = np.array([[image.shape[1], image.shape[0]] for image in images], dtype=np.float64)
+        self.pad_value = np.stack([mean_colour(image) for image in images])
+        self.last_score = np.zeros(len(boxes))
+        e = self.crop.exemplar_size
+        patches, tboxes = [], []
+        for image, center, (w, h), pad in zip(images, self.center, self.size, self.pad_value):
+            s_z = context_size(w, h, self.crop.context)
+            patches.append(crop(image, tuple(center), (s_z, s_z), e, pad)[0])
+            tboxes.append(centred_box(w * e / s_z, h * e / s_z, e))
+        self.state = self.model.template(self._batch(patches), torch.tensor(np.stack(tboxes), dtype=torch.float32,
+                                                                            device=self.device))
+
+    def _batch(self, patches: list[np.ndarray]) -> torch.Tensor:
+        return torch.stack([to_tensor(patch) for patch in patches]).to(self.device)
+
+    @torch.no_grad()
+    def _search(self, images: list[np.ndarray], rows: np.ndarray, centers: np.ndarray,
+                sizes: np.ndarray) -> dict[str, np.ndarray]:
+        """The network's candidates in the search regions around `centers` / `sizes` (one per image) of the
+        sequences `rows`: {'patches' [(S, S, 3)], 'scores' (B, K, H, W), 'boxes' (B, K, H, W, 4) x1, y1, x2, y2
+        in crop pixels, 'scale' (B,) crop px per image px}."""
+        size = self.crop.search_size
+        patches, scale = [], np.zeros(len(rows))
+        for b, (image, row, center, wh) in enumerate(zip(images, rows, centers, sizes)):
+            s_z = context_size(wh[0], wh[1], self.crop.context)
+            patches.append(crop(image, tuple(center), (s_z * size / self.crop.exemplar_size,) * 2, size,
+                                self.pad_value[row])[0])
+            scale[b] = self.crop.exemplar_size / s_z
+        whole = len(rows) == len(self.center) and bool((rows == np.arange(len(rows))).all())
+        state = self.state if whole else _select(self.state, torch.as_tensor(rows, device=self.device))
+        out = self.model.track(self._batch(patches), state)
+        scores, boxes = (v.cpu().numpy() for v in self.model.candidates(out, size))
+        return {"patches": patches, "scores": scores, "boxes": boxes, "scale": scale}
+
+    def response(self, image: np.ndarray, box=None) -> dict[str, np.ndarray]:
+        """The network's view of the search region around the current state (one sequence), or around `box`
+        (x, y, w, h; the state is left alone): {'patch': the search crop (S, S, 3), 'scores': (K, H, W)
+        probabilities of the K candidate boxes per cell, 'boxes': (K, H, W, 4) those boxes as x1, y1, x2, y2 in
+        crop pixels, 'score': (H, W) the best candidate's probability per cell, 'scale': crop px per image px}.
+        `update` decides from the same view; the activation-map figures show it around the ground truth."""
+        center, wh = (self.center, self.size) if box is None else (
+            np.array([[box[0] + box[2] / 2, box[1] + box[3] / 2]]), np.asarray(box[2:], dtype=np.float64)[None])
+        view = self._search([image], np.zeros(1, dtype=int), center[:1], wh[:1])
+        return {"patch": view["patches"][0], "scores": view["scores"][0], "boxes": view["boxes"][0],
+                "score": view["scores"][0].max(axis=0), "scale": float(view["scale"][0])}
+
+    def update_many(self, images: list[np.ndarray], rows=None) -> np.ndarray:
+        """Locate the objects of the sequences `rows` (default: all, in order) in their next frames `images`, in
+        one batch through the network; the other sequences keep their state (they may have ended). Returns (B, 4)
+        boxes x, y, w, h (0-based pixels)."""
         cfg, size = self.cfg, self.crop.search_size
-        view = self.response(image)
-        score, ltrb, scale = view["score"], view["ltrb"], view["scale"]
-        H, W = score.shape
-        gx, gy = (g.numpy() for g in grid_centers(H, W, (size, size), self.model.stride))
-        x1, y1 = gx[None, :] - ltrb[0], gy[:, None] - ltrb[1]
-        x2, y2 = gx[None, :] + ltrb[2], gy[:, None] + ltrb[3]
-        pw, ph = x2 - x1, y2 - y1                                   # predicted size in crop pixels
-        prev_w, prev_h = self.size * scale
+        rows = np.arange(len(self.center)) if rows is None else np.asarray(rows, dtype=int)
+        view = self._search(images, rows, self.center[rows], self.size[rows])
+        score, scale = view["scores"], view["scale"]                 # (B, K, H, W), (B,)
+        x1, y1, x2, y2 = np.moveaxis(view["boxes"], -1, 0)
+        pw, ph = x2 - x1, y2 - y1                                   # predicted sizes in crop pixels
+        prev_w, prev_h = (v.reshape(-1, 1, 1, 1) for v in (self.size[rows] * scale[:, None]).T)
         s_c = _change(_padded_size(pw, ph) / _padded_size(prev_w, prev_h))
         r_c = _change((prev_w / prev_h) / np.maximum(pw / np.maximum(ph, 1e-6), 1e-6))
         penalty = np.exp(-(r_c * s_c - 1) * cfg.penalty_k)
         pscore = penalty * score
-        pscore = pscore * (1 - cfg.window_influence) + self._window_for(H, W) * cfg.window_influence
-        i, j = np.unravel_index(int(np.argmax(pscore)), pscore.shape)
-        cx = (x1[i, j] + x2[i, j]) / 2 - size / 2
-        cy = (y1[i, j] + y2[i, j]) / 2 - size / 2
-        rate = penalty[i, j] * score[i, j] * cfg.lr
+        pscore = pscore * (1 - cfg.window_influence) + self._window_for(*score.shape[2:]) * cfg.window_influence
+        best = pscore.reshape(len(rows), -1).argmax(axis=1)
+        at = lambda a: a.reshape(len(rows), -1)[np.arange(len(rows)), best]  # noqa: E731  the chosen candidate
+        shift = np.stack([(at(x1) + at(x2)) / 2 - size / 2, (at(y1) + at(y2)) / 2 - size / 2], axis=1)
+        rate = (at(penalty) * at(score) * cfg.lr)[:, None]
         m = cfg.max_scale_change
-        new_size = np.clip(np.array([pw[i, j], ph[i, j]]) / scale, self.size / m, self.size * m)
-        self.center = self.center + np.array([cx, cy]) / scale
-        self.size = (1 - rate) * self.size + rate * new_size
-        self.center = np.clip(self.center, 0, self.image_size)
-        self.size = np.clip(self.size, cfg.min_size, self.image_size)
-        self.last_score = float(score[i, j])
-        return np.array([*(self.center - self.size / 2), *self.size])
+        current = self.size[rows]
+        new_size = np.clip(np.stack([at(pw), at(ph)], axis=1) / scale[:, None], current / m, current * m)
+        self.center[rows] = np.clip(self.center[rows] + shift / scale[:, None], 0, self.image_size[rows])
+        self.size[rows] = np.clip((1 - rate) * current + rate * new_size, cfg.min_size, self.image_size[rows])
+        self.last_score[rows] = at(score)
+        return np.concatenate([self.center[rows] - self.size[rows] / 2, self.size[rows]], axis=1)
+
+
+def _select(state, rows: torch.Tensor):
+    """The rows of a batched template state (tensors, or lists of tensors as PG-Net's levels)."""
+    if isinstance(state, dict):
+        return {k: _select(v, rows) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return [_select(v, rows) for v in state]
+    return state[rows]
