@@ -203,6 +203,12 @@ def test_families_scores_comparisons_and_summary():
     assert summary["automatch"]["success_auc"] == pytest.approx(np.mean(auto))
     low, high = summary["automatch"]["ci95"]
     assert low < summary["automatch"]["success_auc"] < high and high - low < 0.2
+    # nothing to resample: one sequence, or a split the evaluation server scores
+    one = {n: {**m, "sequences": dict(list(m["sequences"].items())[:1])} for n, m in results.items()}
+    assert ex.family_summary(one)["automatch"]["ci95"] is None
+    server = {n: {**m, "scored_on_server": True, "sequences": {s: {"frames": 10} for s in m["sequences"]}}
+              for n, m in results.items()}
+    assert ex.family_summary(server)["automatch"]["ci95"] is None
     assert summary["csrt"]["fps"] == 30.0 and summary["csrt"]["seeds"] == [results["csrt"]["success_auc"]]
 
 

@@ -80,6 +80,9 @@ def test_a_box_equal_to_an_anchor_makes_it_positive_and_far_anchors_negative():
     # a box no anchor overlaps by 0.6 still gets its best anchor as a positive (every pair trains regression)
     tiny = torch.tensor([[40.0, 40.0, 46.0, 46.0]])
     assert box_iou(anchors, tiny).max() < 0.6 and (assign(anchors, tiny, torch.tensor([False])) == 1).sum() == 1
+    # ... but no anchor that does not overlap it at all (a box outside the crop): nothing to regress towards
+    outside = torch.tensor([[300.0, 300.0, 320.0, 330.0]])
+    assert box_iou(anchors, outside).max() == 0 and not (assign(anchors, outside, torch.tensor([False])) == 1).any()
 
 
 def test_anchor_loss_is_low_for_the_right_answer_and_regresses_only_positives():
@@ -190,6 +193,21 @@ def test_checkpoint_rebuilds_pgnet_and_the_registry_tells_families_apart(tmp_pat
     with pytest.raises(ConfigError, match="'siamese' checkpoint, not PG-Net's"):
         make_tracker("pgnet", tmp_path / "ocean.pt")
     assert parse_arch("pgnet", load_params(REPO / "params.yaml")).network == "pgnet"
+    from automatch_lib.model.genotype import Genotype
+    with pytest.raises(ConfigError, match="PG-Net matches with pg_corr in both branches"):
+        Genotype(("film",), ("pg_corr",), network="pgnet")
+    with pytest.raises(ConfigError, match="unknown network family 'rpn'"):
+        Genotype(("film",), ("film",), network="rpn")
+
+
+def test_pgnet_on_resnet50_refuses_the_shared_layer3_backbone_and_says_what_to_do(tmp_path):
+    """The pretrain stage's shared ResNet-50 (AutoMatch's) stops at layer3; PG-Net reads layer4 as well."""
+    p = load_params(REPO / "params.yaml")
+    p.model.backbone, p.model.color = "resnet50_dilated", "rgb"
+    shared = make_model(p, ["film"], ["film"]).backbone
+    torch.save({"state_dict": shared.state_dict()}, tmp_path / "backbone.pt")
+    with pytest.raises(ConfigError, match=r"missing \['layer4.*train it end to end .*model.pretrained"):
+        make_model(p, ["pg_corr"], ["pg_corr"], network="pgnet", backbone=tmp_path / "backbone.pt")
 
 
 class AnchorOracle(torch.nn.Module):

@@ -230,8 +230,8 @@ def test_lockstep_batches_track_like_one_by_one_and_sequences_may_end_early(tmp_
     convolutions, and fps is still measured one frame after another."""
     from automatch_lib.evaluation.ope import evaluate_tracker
     from automatch_lib.model.pgnet import PGNet
-    for k, n in enumerate((9, 13, 6)):
-        write_moving_sequence(tmp_path / "seqs" / f"S{k}", n=n, size=(160, 120), seed=30 + k, speed=3.0)
+    for k, (n, size) in enumerate(((9, (160, 120)), (13, (200, 150)), (6, (120, 100)))):   # lengths and frames differ
+        write_moving_sequence(tmp_path / "seqs" / f"S{k}", n=n, size=size, seed=30 + k, speed=3.0)
     seqs = load_benchmark("otb", tmp_path / "seqs")
     torch.manual_seed(0)
     net = SiameseNet(["dw_xcorr"], ["film"], channels=8) if network == "siamese" else PGNet(channels=8)
@@ -249,4 +249,6 @@ def test_lockstep_batches_track_like_one_by_one_and_sequences_may_end_early(tmp_
     assert tracker.center.shape == tracker.size.shape == (3, 2)
     moved = tracker.update_many([seqs[2].image(1)], rows=[2])
     assert moved.shape == (1, 4)
+    with pytest.raises(ValueError, match="1 images for 3 tracked sequences"):
+        tracker.update(seqs[0].image(1))
     np.testing.assert_array_equal(tracker.center[:2], [s.init_box()[:2] + s.init_box()[2:] / 2 for s in seqs[:2]])

@@ -79,10 +79,11 @@ class FeatureSet(Dataset):
         absent = [name for name in levels if f"z_{name}" not in data]
         if absent:
             cached = sorted(k[2:] for k in data if k.startswith("z_"))
-            raise ValueError(f"{path}: the cache holds the levels {cached}, not {absent}; recompute it with this "
-                             f"version (the features stage)")
+            raise ValueError(f"{path}: the cache holds the levels {cached}, not {absent} (recompute it, the features "
+                             f"stage, with a backbone that has them)")
         self.levels = tuple(levels)
-        self.data, self.meta = data, data.get("meta", {})
+        keep = {f"{z}_{n}" for z in "zx" for n in levels} | {"template_box", "search_box", "negative"}
+        self.data, self.meta = {k: v for k, v in data.items() if k in keep}, data.get("meta", {})   # the rest is freed
         self.size = int(data["negative"].shape[0])
         self.length, self.seed, self.epoch = int(length or self.size), seed, 0
         self._order = self._permutation()

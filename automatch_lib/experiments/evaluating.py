@@ -125,14 +125,23 @@ def comparisons(results: dict[str, dict], pairs: list[tuple[str, str]], key: str
     return out
 
 
+def family_interval(results: dict[str, dict], family: str) -> list[float] | None:
+    """95% interval of a family's mean AUC over sequences and seeds (two-way bootstrap, `compare.mean_interval`);
+    None where there is nothing to resample: splits scored on a server, or fewer than two sequences."""
+    runs = [m for n, m in results.items() if family_of(n) == family]
+    if any(m.get("scored_on_server") for m in runs) or min(len(m["sequences"]) for m in runs) < 2:
+        return None
+    return mean_interval(score_matrix(results, family))["ci95"]
+
+
 def family_summary(results: dict[str, dict]) -> dict[str, dict]:
-    """{family: {'success_auc': mean over seeds, 'ci95': its 95% interval over sequences and seeds (two-way
-    bootstrap, `compare.mean_interval`), 'seeds': [each seed's AUC], 'precision_20': mean, 'fps': mean}}."""
+    """{family: {'success_auc': mean over seeds, 'ci95': its 95% interval (`family_interval`), 'seeds': [each
+    seed's AUC], 'precision_20': mean, 'fps': mean}}."""
     fams: dict[str, list[dict]] = {}
     for name, m in sorted(results.items()):
         fams.setdefault(family_of(name), []).append(m)
     return {f: {"success_auc": float(np.mean([m["success_auc"] for m in ms])),
-                "ci95": mean_interval(score_matrix(results, f))["ci95"],
+                "ci95": family_interval(results, f),
                 "seeds": [float(m["success_auc"]) for m in ms],
                 "precision_20": float(np.mean([m["precision_20"] for m in ms])),
                 "fps": float(np.mean([m["fps"] for m in ms]))} for f, ms in fams.items()}

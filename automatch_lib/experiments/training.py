@@ -56,7 +56,14 @@ def make_model(p: Params, cls_ops: list[str], reg_ops: list[str], matching: str 
         model = NETWORKS[network](cls_ops, reg_ops, matching=matching, matching_kwargs=kwargs,
                                   head_layers=p.model.head_layers, **common)
     if backbone is not None:
-        load_pretrained(model.backbone, backbone)
+        try:
+            load_pretrained(model.backbone, backbone)
+        except ValueError as exc:
+            if network != "pgnet":
+                raise
+            raise ConfigError(f"{exc}: PG-Net on the {p.model.backbone} backbone reads levels the shared backbone "
+                              f"(AutoMatch's) does not hold; train it end to end (`automatch train --arch pgnet`) "
+                              f"from ImageNet weights in model.pretrained") from None
         model.backbone.requires_grad_(False)
     elif p.model.pretrained:
         load_pretrained(model.backbone, p.model.pretrained)

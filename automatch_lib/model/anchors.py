@@ -11,13 +11,14 @@ Box coding (Faster R-CNN / SiamRPN): dx = (cx - acx) / aw, dy = (cy - acy) / ah,
 dh = log(h / ah); `decode(encode(box)) == box`.
 
 Assignment: an anchor is positive when its IoU with the target is >= pos_iou, negative when < neg_iou, ignored in
-between; the anchor of highest IoU is positive as well, so every positive pair trains regression (Faster R-CNN's
-rule). Every anchor of a negative (different-object) pair is negative.
+between; the anchor of highest IoU is positive as well where it overlaps the target at all, so every positive pair
+trains regression (Faster R-CNN's rule). Every anchor of a negative (different-object) pair is negative.
 
-Losses: classification is 0.5 x the mean cross-entropy over positive anchors + 0.5 x the mean over negative ones
-(pysot draws 16 positives and 48 negatives at random and weighs them so; averaging over all of them is the same in
-expectation and needs no random draw); regression is smooth-L1 (beta 1/9, Faster R-CNN) of the deltas summed over
-(dx, dy, dw, dh) and averaged over positive anchors.
+Losses: classification is 0.5 x the mean cross-entropy over the batch's positive anchors + 0.5 x the mean over its
+negative ones; regression is smooth-L1 (beta 1/9, Faster R-CNN) of the deltas summed over (dx, dy, dw, dh) and
+averaged over the batch's positive anchors. A departure from pysot, which draws per pair up to 16 positives and 64
+anchors in all at random, normalises regression per pair and labels only the central anchors of a negative pair:
+here every anchor counts, so the loss needs no random draw.
 """
 from __future__ import annotations
 
@@ -100,8 +101,10 @@ def assign(anchors: torch.Tensor, boxes: torch.Tensor, negative: torch.Tensor, p
     labels = torch.full_like(iou, -1.0)
     labels[iou < neg_iou] = 0.0
     labels[iou >= pos_iou] = 1.0
-    best = iou.flatten(1).argmax(dim=1)
-    labels.flatten(1)[torch.arange(len(best), device=best.device), best] = 1.0
+    flat = iou.flatten(1)
+    best = flat.argmax(dim=1)
+    rows = torch.arange(len(best), device=best.device)[flat.max(dim=1).values > 0]
+    labels.flatten(1)[rows, best[rows]] = 1.0
     labels[negative] = 0.0
     return labels
 

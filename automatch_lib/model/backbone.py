@@ -11,7 +11,8 @@ expect (ImageNet statistics, in RGB order for ImageNet weights: `color='rgb'`).
 and `pyramid` names PG-Net's three levels among them (supplementary Table 1: Block2/3/4): ResNet-50 built with
 `layer4=True` (dilation 4) gives ('mid', 'deep', 'layer4'); the small backbone, whose deep stage has two dilated
 blocks, gives ('mid', 'inner', 'deep') with 'inner' the first block's output. The feature cache stores every map of
-`maps`, so AutoMatch and PG-Net train on the same frozen backbone.
+`maps`, so in the default profile AutoMatch and PG-Net train on the same frozen small backbone; the shared ResNet-50
+(AutoMatch's) stops at layer3, so PG-Net on ResNet-50 trains end to end from ImageNet weights (`model.pretrained`).
 """
 from __future__ import annotations
 
@@ -158,8 +159,8 @@ class ResNet50Dilated(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mid = self.layer2(self.layer1(self.stem(self.normalize(x))))
-        return mid, self.layer3(mid)
+        out = self.maps(x)
+        return out["mid"], out["deep"]
 
 
 BACKBONES = {"small": SmallBackbone, "resnet50_dilated": ResNet50Dilated}

@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from ..io import read_json, write_json
 from ..operators import OPERATORS, SEARCH_SPACE
 from .matching import cell_edge
+from .network import NETWORKS
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,12 @@ class Genotype:
         if len(kinds) > 1:
             raise ConfigError(f"genotype {self.name!r}: mixes cell edges ('op@i-j') and plain operators "
                               f"(cls {list(self.cls)}, reg {list(self.reg)}); use one kind in both branches")
+        if self.network not in NETWORKS:
+            raise ConfigError(f"genotype {self.name!r}: unknown network family {self.network!r}; known: "
+                              f"{', '.join(NETWORKS)}")
+        if self.network == "pgnet" and (self.cls, self.reg) != (("pg_corr",), ("pg_corr",)):
+            raise ConfigError(f"genotype {self.name!r}: PG-Net matches with pg_corr in both branches, not cls "
+                              f"{list(self.cls)}, reg {list(self.reg)}")
 
     @property
     def matching(self) -> str:

@@ -131,7 +131,7 @@ class SiameseTracker:
         return {"patches": patches, "scores": scores, "boxes": boxes, "scale": scale}
 
     def response(self, image: np.ndarray, box=None) -> dict[str, np.ndarray]:
-        """The network's view of the search region around the current state (one sequence), or around `box`
+        """The network's view of the search region around the state of the first (or only) sequence, or around `box`
         (x, y, w, h; the state is left alone): {'patch': the search crop (S, S, 3), 'scores': (K, H, W)
         probabilities of the K candidate boxes per cell, 'boxes': (K, H, W, 4) those boxes as x1, y1, x2, y2 in
         crop pixels, 'score': (H, W) the best candidate's probability per cell, 'scale': crop px per image px}.
@@ -148,6 +148,9 @@ class SiameseTracker:
         boxes x, y, w, h (0-based pixels)."""
         cfg, size = self.cfg, self.crop.search_size
         rows = np.arange(len(self.center)) if rows is None else np.asarray(rows, dtype=int)
+        if len(images) != len(rows):
+            raise ValueError(f"update_many: {len(images)} images for {len(rows)} tracked sequences (after init_many "
+                             f"with several, give rows)")
         view = self._search(images, rows, self.center[rows], self.size[rows])
         score, scale = view["scores"], view["scale"]                 # (B, K, H, W), (B,)
         x1, y1, x2, y2 = np.moveaxis(view["boxes"], -1, 0)
