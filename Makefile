@@ -21,8 +21,10 @@ repro: $(STAMP)
 	mkdir -p data/benchmarks  # real benchmarks go here (data.dvc); the real_benchmarks stage depends on the folder
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
+# Two pytest-xdist workers (one per core): the pipeline smoke run, one xdist group of single-process stages,
+# holds one worker while the unit tests run on the other; every test process keeps torch on one thread.
 test: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+	PATH="$(abspath $(BIN)):$$PATH" OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --durations=20
 
 clean-env:
 	rm -rf $(VENV)
