@@ -12,6 +12,13 @@ REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"
 
 
+def pytest_collection_modifyitems(items):
+    """The slow end-to-end tests first (stable order otherwise): under `make test`'s two pytest-xdist workers
+    (`--dist loadfile --no-loadscope-reorder`) the pipeline smoke run, the longest file, starts at once on one worker
+    while the unit tests share the other, instead of starting last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     """Two cores are shared by the test process and its subprocesses: keep torch on one thread."""

@@ -22,8 +22,7 @@ from automatch_lib.data.benchmarks import load_benchmark
 from automatch_lib.model.genotype import Genotype, search_space
 from conftest import REPO
 
-# one xdist group: the tests share the module's reproduced pipeline and run in order on one worker (make test)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
+pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 TRAINING_STAGES = ("data", "pretrain", "features", "train_baseline", "search", "retrain", "random_search",
                    "train_pgnet")
