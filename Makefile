@@ -11,13 +11,13 @@ STAMP  := $(VENV)/.installed
 
 env: $(STAMP)
 
+# rfc3987-syntax (jupyter-events -> jsonschema[format-nongpl]) compiles a grammar when jsonschema is imported: 1.9 s
+# added to every papermill and nbconvert start, two per stage. Without it jsonschema skips the IRI formats that nothing
+# here validates (`pip check` stays clean), so the env target removes it after the install.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[pipeline,test]'
-	# rfc3987-syntax (jupyter-events -> jsonschema[format-nongpl]) compiles a grammar when jsonschema is imported:
-	# 1.9 s added to every papermill and nbconvert start, two per stage. Without it jsonschema skips the IRI formats
-	# that nothing here validates (`pip check` stays clean).
 	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	touch $(STAMP)
 
