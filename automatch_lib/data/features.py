@@ -28,8 +28,8 @@ from tqdm import tqdm
 from ..io import save_torch
 from ..threads import worker_init
 
-MAPS = ("z_mid", "z_deep", "x_mid", "x_deep")   # AutoMatch's two levels; every cache holds them
 SIAMESE_LEVELS = ("mid", "deep")
+MAPS = tuple(f"{z}_{n}" for z in "zx" for n in SIAMESE_LEVELS)   # AutoMatch's two levels; every cache holds them
 
 
 @torch.no_grad()

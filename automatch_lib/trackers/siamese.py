@@ -98,7 +98,6 @@ class SiameseTracker:
         self.size = boxes[:, 2:].copy()
         self.image_size = np.array([[image.shape[1], image.shape[0]] for image in images], dtype=np.float64)
         self.pad_value = np.stack([mean_colour(image) for image in images])
-        self.last_score = np.zeros(len(boxes))
         e = self.crop.exemplar_size
         patches, tboxes = [], []
         for image, center, (w, h), pad in zip(images, self.center, self.size, self.pad_value):
@@ -170,7 +169,6 @@ class SiameseTracker:
         new_size = np.clip(np.stack([at(pw), at(ph)], axis=1) / scale[:, None], current / m, current * m)
         self.center[rows] = np.clip(self.center[rows] + shift / scale[:, None], 0, self.image_size[rows])
         self.size[rows] = np.clip((1 - rate) * current + rate * new_size, cfg.min_size, self.image_size[rows])
-        self.last_score[rows] = at(score)
         return np.concatenate([self.center[rows] - self.size[rows] / 2, self.size[rows]], axis=1)
 
 
